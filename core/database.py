@@ -1,0 +1,132 @@
+"""The warehouse connection: embedded PostgreSQL by default, a real server when configured.
+
+Every process of a run (Dagster starts a process per step under the multiprocess executor) calls
+`warehouse_url()`. The embedded server is started with `cleanup_mode=None` so that it outlives the
+process that started it and is shared by all later ones; pgserver serialises start-up with an
+inter-process lock. `make stop` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import psycopg
+
+from core.settings import EMBEDDED_DB_NAME, Settings, get_settings
+
+# DDL run by `bootstrap`, in order. Each stage owns its own file; all are idempotent.
+DDL_FILES: list[Path] = [Path(__file__).with_name("ddl.sql")]
+
+
+@dataclass(frozen=True)
+class PgParams:
+    """Connection parameters in the shape dbt's profile and libpq want."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    def conninfo(self, dbname: str | None = None) -> str:
+        """A libpq URI (psycopg 3)."""
+        db = dbname or self.dbname
+        auth = quote(self.user) + (":" + quote(self.password) if self.password else "")
+        if self.host.startswith("/"):
+            return f"postgresql://{auth}@/{db}?host={quote(self.host)}&port={self.port}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{db}"
+
+    def sqlalchemy_url(self, dbname: str | None = None) -> str:
+        """SQLAlchemy 2.1 URL with the psycopg 3 driver named explicitly."""
+        return self.conninfo(dbname).replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables read by dbt_project/profiles.yml."""
+        return {
+            "KAIROO_PG_HOST": self.host,
+            "KAIROO_PG_PORT": str(self.port),
+            "KAIROO_PG_USER": self.user,
+            "KAIROO_PG_PASSWORD": self.password,
+            "KAIROO_PG_DBNAME": self.dbname,
+        }
+
+
+def parse_url(url: str) -> PgParams:
+    """Accept postgresql://, postgresql+psycopg://, postgresql+psycopg2:// and socket (?host=) URLs."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        raise ValueError(f"KAIROO_DATABASE_URL must be a PostgreSQL URL, got scheme {parts.scheme!r}")
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or "127.0.0.1"])[0]
+    port = int(query.get("port", [parts.port or 5432])[0])
+    return PgParams(
+        host=host,
+        port=port,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
+    )
+
+
+def start_embedded(pg_dir: Path) -> PgParams:
+    """Start (or join) the embedded PostgreSQL in `pg_dir` and return its server-level parameters."""
+    import pgserver  # imported here: it is only needed for the embedded default
+
+    pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    return parse_url(server.get_uri())
+
+
+def stop_embedded(pg_dir: Path) -> None:
+    """Stop the embedded server if it runs (make stop)."""
+    if not (pg_dir / "postmaster.pid").exists():
+        return
+    import pgserver
+
+    pgserver.get_server(pg_dir, cleanup_mode="stop").cleanup()
+
+
+def warehouse_params(settings: Settings | None = None) -> PgParams:
+    """Connection parameters of the warehouse database, starting the embedded server if needed."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        return parse_url(settings.database_url)
+    server = start_embedded(settings.pg_dir)
+    params = PgParams(server.host, server.port, server.user, server.password, EMBEDDED_DB_NAME)
+    ensure_database(params)
+    return params
+
+
+def ensure_database(params: PgParams) -> None:
+    """Create the database if it is missing (the embedded server starts with only `postgres`)."""
+    with psycopg.connect(params.conninfo("postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (params.dbname,)).fetchone()
+        if not exists:
+            conn.execute(f'create database "{params.dbname}"')
+
+
+@contextmanager
+def connect(params: PgParams | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A psycopg 3 connection to the warehouse; commits on success, rolls back on error."""
+    params = params or warehouse_params()
+    with psycopg.connect(params.conninfo(), autocommit=autocommit, application_name=_app_name()) as conn:
+        yield conn
+
+
+def bootstrap(params: PgParams | None = None) -> None:
+    """Create schemas, roles and operational tables. Idempotent; run at the start of every night."""
+    params = params or warehouse_params()
+    with connect(params) as conn:
+        # Serialise concurrent bootstraps (several step processes may start at once).
+        conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.bootstrap'))")
+        for path in DDL_FILES:
+            conn.execute(path.read_text())
+
+
+def _app_name() -> str:
+    return os.environ.get("KAIROO_APP_NAME", "kairoo")

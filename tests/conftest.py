@@ -1,0 +1,82 @@
+"""Shared fixtures: a real embedded PostgreSQL per test session, a fresh database per use.
+
+The session gets its own state folder (never the developer's .kairoo), so tests and `make demo`
+never touch each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from core.database import PgParams, bootstrap, ensure_database, start_embedded
+from core.settings import Settings, get_settings
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path into ../shared/data, or skip the test with the reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real public data not available here: {path} (see ../shared/data/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Path:
+    # Short path: the PostgreSQL unix socket path must stay under 107 bytes.
+    path = Path(tempfile.mkdtemp(prefix="kt-", dir="/tmp"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_server(state_dir: Path) -> PgParams:
+    """Server-level parameters of the session's embedded PostgreSQL."""
+    params = start_embedded(state_dir / "pg")
+    yield params
+    from core.database import stop_embedded
+
+    stop_embedded(state_dir / "pg")
+
+
+@pytest.fixture
+def fresh_db(pg_server: PgParams, request: pytest.FixtureRequest) -> PgParams:
+    """A new, bootstrapped database named after the test: isolated and inspectable after a failure."""
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
+    params = PgParams(pg_server.host, pg_server.port, pg_server.user, pg_server.password, f"t_{name}")
+    with psycopg.connect(params.conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{params.dbname}" with (force)')
+    ensure_database(params)
+    bootstrap(params)
+    return params
+
+
+@pytest.fixture
+def settings_for(state_dir: Path, tmp_path: Path):
+    """Build Settings pointing at a given database and a per-test landing folder."""
+
+    def make(params: PgParams, **env: str) -> Settings:
+        base = {
+            "KAIROO_STATE_DIR": str(state_dir),
+            "KAIROO_DATABASE_URL": params.conninfo(),
+            "KAIROO_LANDING_URL": str(tmp_path / "landing"),
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "KAIROO_MLFLOW_ARTIFACTS": str(tmp_path / "mlartifacts"),
+        }
+        base.update(env)
+        return get_settings(base)
+
+    return make
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
