@@ -19,8 +19,10 @@ import psycopg
 
 from core.settings import EMBEDDED_DB_NAME, Settings, get_settings
 
+_ROOT = Path(__file__).resolve().parent.parent
+
 # DDL run by `bootstrap`, in order. Each stage owns its own file; all are idempotent.
-DDL_FILES: list[Path] = [Path(__file__).with_name("ddl.sql")]
+DDL_FILES: list[Path] = [_ROOT / "core" / "ddl.sql", _ROOT / "ingestion" / "ddl.sql", _ROOT / "ml" / "ddl.sql"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ def bootstrap(params: PgParams | None = None) -> None:
         # Serialise concurrent bootstraps (several step processes may start at once).
         conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.bootstrap'))")
         for path in DDL_FILES:
-            conn.execute(path.read_text())
+            if path.exists():  # a stage without tables of its own has no file
+                conn.execute(path.read_text())
 
 
 def _app_name() -> str:
