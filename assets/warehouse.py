@@ -1,0 +1,130 @@
+"""Warehouse: the whole dbt project as one step, and the publication of its marts.
+
+dbt runs as ONE `dbt build` per night (models, snapshots of tests, unit tests): its tests become
+Dagster asset checks, and a failing test stops everything downstream. The partition window is
+passed as dbt vars, so incremental models process only the night's days (plus the lookback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from core.publish import PublishSpec, publish
+from orchestration.dbt_project import kairoo_dbt
+from orchestration.partitions import daily, single_run, window_of
+from orchestration.resources import WarehouseResource
+from orchestration.retries import transient_db_retries
+
+BUILD_SCHEMA = "marts_build"
+LOOKBACK_DAYS = 3  # the dbt var of the same name: late events re-aggregate this many days back
+
+
+class KairooDbtTranslator(DagsterDbtTranslator):
+    """Asset keys are `[schema, name]` (raw/resumes, staging/stg_..., marts_build/fct_...)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        schema = dbt_resource_props["schema"]
+        return "marts" if schema == BUILD_SCHEMA else schema
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        # `features.candidate_pair_features` is a VIEW over ml.candidates: its definition does not
+        # depend on the candidates' contents, and ranking writes candidates after dbt built it.
+        # Keeping the edge would put ranking inside the dbt step (a cycle between steps).
+        deps = [d for d in spec.deps if d.asset_key.path[0] != "ml"]
+        return spec.replace_attributes(deps=deps)
+
+
+def dbt_vars(start, end, lookback_days: int = LOOKBACK_DAYS) -> dict[str, Any]:
+    """The partition window as dbt vars (see dbt_project.yml)."""
+    return {"min_date": start.isoformat(), "max_date": end.isoformat(), "lookback_days": lookback_days}
+
+
+@dbt_assets(
+    manifest=kairoo_dbt.manifest_path,
+    project=kairoo_dbt,
+    dagster_dbt_translator=KairooDbtTranslator(),
+    partitions_def=daily,
+    backfill_policy=single_run,
+)
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Build staging → intermediate → features / marts_build for the night's window, with all tests."""
+    params = warehouse.params()
+    start, end = window_of(context)
+    # profiles.yml reads the connection from these variables; the dbt subprocess inherits them.
+    os.environ.update(params.dbt_env())
+    with transient_db_retries(context):
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars(start, end))], context=context).stream()
+
+
+def publish_specs(manifest: Mapping[str, Any]) -> list[PublishSpec]:
+    """Publication rules declared by each mart model (`config.meta.publish` in its YAML)."""
+    specs = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["schema"] != BUILD_SCHEMA:
+            continue
+        rule = (node.get("config", {}).get("meta") or {}).get("publish") or node.get("meta", {}).get("publish")
+        if not rule:
+            raise ValueError(f"mart {node['name']} declares no meta.publish rule in its YAML")
+        specs.append(PublishSpec(node["name"], rule.get("mode", "full"), rule.get("date_column")))
+    return sorted(specs, key=lambda s: s.table)
+
+
+MANIFEST = json.loads(kairoo_dbt.manifest_path.read_text())
+MART_SPECS = publish_specs(MANIFEST)
+MART_KEYS = [dg.AssetKey([BUILD_SCHEMA, s.table]) for s in MART_SPECS]
+
+
+def publish_asset(extra_specs: list[PublishSpec], extra_deps: list[dg.AssetKey], required_suites: list[str]):
+    """The publication step: marts_build → marts, atomically, only after every required suite passed."""
+    specs = MART_SPECS + extra_specs
+
+    @dg.asset(
+        key=dg.AssetKey(["marts", "published"]),
+        deps=MART_KEYS + extra_deps,
+        group_name="publish",
+        partitions_def=daily,
+        backfill_policy=single_run,
+        kinds={"postgres"},
+        description=(
+            "What dashboards read. Tonight's marts replace yesterday's in one transaction, and only "
+            "when every blocking check of this run passed; otherwise yesterday's marts stay."
+        ),
+    )
+    def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        start, end = window_of(context)
+        with transient_db_retries(context):
+            published = publish(
+                warehouse.params(),
+                specs,
+                run_id=context.run.run_id,
+                partition_key=f"{start}..{end}",
+                window=(start - timedelta(days=LOOKBACK_DAYS), end),
+                required_suites=required_suites,
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "tables": dg.MetadataValue.md(
+                    "| table | mode | window | rows |\n|---|---|---|---|\n"
+                    + "\n".join(
+                        f"| marts.{p.table} | {p.mode} | {p.window_start or ''}..{p.window_end or ''} | {p.rows} |"
+                        for p in published
+                    )
+                ),
+                "tables_published": len(published),
+                "rows_published": sum(p.rows for p in published),
+                "required_suites": dg.MetadataValue.json(required_suites),
+            }
+        )
+
+    return published_marts

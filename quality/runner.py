@@ -1,0 +1,124 @@
+"""Run a Suite with Great Expectations against PostgreSQL and keep the outcome as plain data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from core.database import PgParams, connect
+from quality.suites import Suite
+
+# How many failing values to keep per expectation: enough to recognise the problem in the UI.
+SAMPLE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The verdict of one expectation, with the evidence a data engineer needs to act on it."""
+
+    expectation: str
+    column: str | None
+    success: bool
+    observed_value: Any
+    unexpected_count: int | None
+    unexpected_percent: float | None  # GX reports a percent (0-100), not a fraction
+    sample: list[Any]
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    suite: str
+    target: str
+    success: bool
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+    def summary(self) -> str:
+        if self.success:
+            return f"{self.suite}: all {len(self.outcomes)} expectations passed on {self.target}"
+        names = ", ".join(f"{o.expectation}({o.column or ''})" for o in self.failed)
+        return f"{self.suite}: {len(self.failed)} of {len(self.outcomes)} failed on {self.target}: {names}"
+
+
+def render_query(suite: Suite, start: date | None, end: date | None) -> str | None:
+    """Fill the window placeholders of a query suite. An unset window means 'all of history'."""
+    if suite.query is None:
+        return None
+    return suite.query.format(
+        schema=suite.schema,
+        table=suite.table,
+        start=(start or date(1900, 1, 1)).isoformat(),
+        end=(end or date(9999, 12, 31)).isoformat(),
+    )
+
+
+def run_suite(
+    params: PgParams, suite: Suite, *, start: date | None = None, end: date | None = None
+) -> SuiteResult:
+    """Validate `suite` inside PostgreSQL. GX is imported here: it costs 7-16 s to import."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")  # an explicit mode: a stray ./gx folder would switch to files
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    # add_sql, not add_postgres: the postgres source rejects socket URLs (no host), which the
+    # embedded server uses.
+    source = ctx.data_sources.add_sql("warehouse", connection_string=params.sqlalchemy_url())
+    query = render_query(suite, start, end)
+    if query is None:
+        asset = source.add_table_asset(suite.name, table_name=suite.table, schema_name=suite.schema)
+    else:
+        asset = source.add_query_asset(suite.name, query=query)
+    batch = asset.add_batch_definition_whole_table("all")
+    gx_suite = ctx.suites.add(gx.ExpectationSuite(name=suite.name))
+    for exp in suite.expectations:
+        gx_suite.add_expectation(getattr(gx.expectations, exp.kind)(**exp.kwargs))
+    validation = gx.ValidationDefinition(data=batch, suite=gx_suite, name=suite.name)
+    result = validation.run(result_format="SUMMARY")
+    outcomes = [_outcome(r.to_json_dict()) for r in result.results]
+    return SuiteResult(suite=suite.name, target=suite.target, success=bool(result.success), outcomes=outcomes)
+
+
+def _outcome(d: dict[str, Any]) -> ExpectationOutcome:
+    config = d["expectation_config"]
+    kwargs = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
+    res = d.get("result") or {}
+    return ExpectationOutcome(
+        expectation=config["type"],
+        column=kwargs.get("column"),
+        success=bool(d["success"]),
+        observed_value=res.get("observed_value"),
+        unexpected_count=res.get("unexpected_count"),
+        unexpected_percent=res.get("unexpected_percent"),
+        sample=list(res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE],
+        kwargs=kwargs,
+    )
+
+
+def record_result(params: PgParams, result: SuiteResult, *, run_id: str, partition_key: str | None) -> None:
+    """Append the verdict to ops.quality_results: the publication gate and the data team read it."""
+    details = json.dumps([asdict(o) for o in result.outcomes], default=str)
+    with connect(params) as conn:
+        conn.execute(
+            """
+            insert into ops.quality_results
+                (run_id, partition_key, suite, target, success, evaluated, failed, details)
+            values (%s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            (
+                run_id,
+                partition_key,
+                result.suite,
+                result.target,
+                result.success,
+                len(result.outcomes),
+                len(result.failed),
+                details,
+            ),
+        )
