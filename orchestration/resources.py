@@ -10,12 +10,10 @@ import os
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
 from core.database import PgParams, bootstrap, parse_url, warehouse_params
 from core.settings import Settings, get_settings
-from orchestration.dbt_project import kairoo_dbt
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -59,6 +57,11 @@ def _secret(name: str, value: str | None) -> Any:
 
 def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     """Resources for the current environment: embedded defaults unless variables say otherwise."""
+    # dbt is imported here, not at module top: steps that only need the warehouse stay light.
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_project import kairoo_dbt
+
     settings = settings or get_settings()
     return {
         "warehouse": WarehouseResource(
