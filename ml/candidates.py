@@ -1,0 +1,366 @@
+"""Candidate retrieval: for every user, the few hundred items worth ranking tonight.
+
+Jobs: the user's skill weights times the job's O*NET skill importance, summed over shared skills
+(a sparse users × skills by skills × jobs product), kept only where the job is reachable (same region or
+remote) and at a sensible level (not far above or below the user's). Modules: the user's skill-gap weights
+summed over the skills a module teaches, i.e. how much of the user's gap the module covers.
+
+Why sparse and chunked: a dense 100k users × 20k jobs score matrix is 16 GB and took about 211 s here; the
+sparse product in row chunks with a top-k over each row's non-zeros took 5.4 s and 0.4 GB
+(../shared/stack-notes.md). Nothing here ever materialises a dense users × items array.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+CANDIDATE_COLUMNS = ["as_of_date", "user_key", "item_type", "item_id", "retrieval_score", "retrieval_rank"]
+
+# (user rows, item columns) -> boolean mask of pairs that may be recommended.
+PairFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    """How many items each user gets and which pairs are allowed."""
+
+    jobs_per_user: int = 100
+    modules_per_user: int = 20
+    chunk_rows: int = 4096
+    # A job more than one level above the user's current level is a stretch nobody applies to; more than two
+    # below is a step back. Users or jobs without a known level are not filtered.
+    max_level_above: int = 1
+    max_level_below: int = 2
+    # Region is a protected attribute: used here only as a reachability rule, never as a model feature.
+    location_filter: bool = True
+
+
+@dataclass
+class CandidateReport:
+    """What retrieval produced for one as-of date."""
+
+    as_of_date: date
+    users: int
+    jobs: int
+    modules: int
+    job_candidates: int
+    module_candidates: int
+    users_without_job_candidates: int
+    seconds: float
+    filters: list[str] = field(default_factory=list)
+
+    def to_metadata(self) -> dict:
+        out = asdict(self)
+        out["as_of_date"] = self.as_of_date.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A sparse matrix with the labels of its rows and columns."""
+
+    matrix: sp.csr_matrix
+    rows: pd.Index
+    cols: pd.Index
+
+
+def to_sparse(
+    frame: pd.DataFrame,
+    row: str,
+    col: str,
+    value: str | None,
+    rows: pd.Index | None = None,
+    cols: pd.Index | None = None,
+) -> Indexed:
+    """Pivot long (row, col, value) rows into a CSR matrix; duplicates are summed, unknown labels dropped."""
+    rows = pd.Index(sorted(frame[row].dropna().unique())) if rows is None else rows
+    cols = pd.Index(sorted(frame[col].dropna().unique())) if cols is None else cols
+    r = rows.get_indexer(frame[row])
+    c = cols.get_indexer(frame[col])
+    ok = (r >= 0) & (c >= 0)
+    values = np.ones(len(frame)) if value is None else frame[value].to_numpy(dtype=np.float64)
+    ok &= np.isfinite(values)
+    matrix = sp.csr_matrix((values[ok], (r[ok], c[ok])), shape=(len(rows), len(cols)), dtype=np.float64)
+    matrix.sum_duplicates()
+    return Indexed(matrix, rows, cols)
+
+
+def top_k_per_row(scores: sp.csr_matrix, k: int, pair_filter: PairFilter | None = None, row_offset: int = 0):
+    """Top `k` positive entries of every row of a sparse score matrix.
+
+    Returns (rows, cols, values, ranks) arrays; rank 1 is the best. Ties are broken by column index so the
+    result is reproducible. Only the row's non-zeros are sorted (sorting densified rows spent 94% of the
+    time on zeros in the stack-notes measurement).
+    """
+    scores = scores.tocsr()
+    scores.sort_indices()
+    counts = np.diff(scores.indptr)
+    rows = np.repeat(np.arange(scores.shape[0], dtype=np.int64), counts)
+    cols = scores.indices.astype(np.int64, copy=False)
+    vals = scores.data
+    keep = vals > 0
+    if pair_filter is not None:
+        keep &= pair_filter(rows + row_offset, cols)
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    if len(vals) == 0:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, np.array([], dtype=np.float64), empty
+    # One float key: row number in the integer part, descending score in the fraction. A single stable
+    # argsort is several times faster than lexsort on three keys; ties keep column order.
+    scale = float(vals.max()) * 1.000001
+    key = rows.astype(np.float64) * 2.0 + (1.0 - vals / scale)
+    order = np.argsort(key, kind="stable")
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    first = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
+    sizes = np.diff(np.r_[first, len(rows)])
+    ranks = np.arange(len(rows)) - np.repeat(first, sizes) + 1
+    top = ranks <= k
+    return rows[top] + row_offset, cols[top], vals[top], ranks[top]
+
+
+def chunked_top_k(
+    left: sp.csr_matrix,
+    right_t: sp.csr_matrix,
+    k: int,
+    chunk_rows: int = 4096,
+    pair_filter: PairFilter | None = None,
+):
+    """Top `k` columns of `left @ right_t.T` per row, computed in row chunks (never the full product)."""
+    right = right_t.T.tocsc()  # skills × items, column-major: the fast layout for csr @ csc products
+    parts = []
+    for start in range(0, left.shape[0], chunk_rows):
+        product = (left[start : start + chunk_rows] @ right).tocsr()
+        parts.append(top_k_per_row(product, k, pair_filter, row_offset=start))
+    if not parts:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, np.array([], dtype=np.float64), empty
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+
+
+def level_and_location_filter(
+    user_level: np.ndarray | None,
+    item_level: np.ndarray | None,
+    user_region: np.ndarray | None,
+    item_region: np.ndarray | None,
+    config: CandidateConfig,
+) -> PairFilter | None:
+    """Build the reachability rule for user/job pairs from per-row level and region codes.
+
+    Levels are floats with NaN for unknown; regions are integer codes with -1 for unknown (user) or remote
+    (job). Unknowns pass: missing data must not hide jobs.
+    """
+    checks = []
+    if user_level is not None and item_level is not None:
+
+        def level_ok(u, j):
+            diff = item_level[j] - user_level[u]
+            unknown = np.isnan(diff)
+            return unknown | ((diff <= config.max_level_above) & (diff >= -config.max_level_below))
+
+        checks.append(level_ok)
+    if config.location_filter and user_region is not None and item_region is not None:
+
+        def region_ok(u, j):
+            ur, jr = user_region[u], item_region[j]
+            return (ur < 0) | (jr < 0) | (ur == jr)
+
+        checks.append(region_ok)
+    if not checks:
+        return None
+
+    def combined(u, j):
+        mask = checks[0](u, j)
+        for check in checks[1:]:
+            mask &= check(u, j)
+        return mask
+
+    return combined
+
+
+def candidates_frame(
+    as_of: date, item_type: str, users: pd.Index, items: pd.Index, result: tuple
+) -> pd.DataFrame:
+    """Turn (rows, cols, values, ranks) index arrays into `ml.candidates` rows."""
+    rows, cols, vals, ranks = result
+    return pd.DataFrame(
+        {
+            "as_of_date": as_of,
+            "user_key": users.to_numpy()[rows],
+            "item_type": item_type,
+            "item_id": items.to_numpy()[cols],
+            "retrieval_score": vals,
+            "retrieval_rank": ranks.astype(np.int32),
+        }
+    )
+
+
+def job_candidates(
+    user_skills: pd.DataFrame,
+    job_skills: pd.DataFrame,
+    as_of: date,
+    config: CandidateConfig,
+    user_attrs: pd.DataFrame | None = None,
+    job_attrs: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Top jobs per user by importance-weighted skill overlap, within the level/location rule.
+
+    user_skills: (user_key, skill_id, weight); job_skills: (job_id, skill_id, importance);
+    user_attrs: index user_key, optional columns `level`, `region`; job_attrs likewise, index job_id.
+    """
+    skills = pd.Index(sorted(set(user_skills["skill_id"]) | set(job_skills["skill_id"])))
+    users = to_sparse(user_skills, "user_key", "skill_id", "weight", cols=skills)
+    jobs = to_sparse(job_skills, "job_id", "skill_id", "importance", cols=skills)
+    pair_filter = _filter_from_attrs(users.rows, jobs.rows, user_attrs, job_attrs, config)
+    result = chunked_top_k(users.matrix, jobs.matrix, config.jobs_per_user, config.chunk_rows, pair_filter)
+    return candidates_frame(as_of, "job", users.rows, jobs.rows, result)
+
+
+def module_candidates(
+    user_gaps: pd.DataFrame, module_skills: pd.DataFrame, as_of: date, config: CandidateConfig
+) -> pd.DataFrame:
+    """Top modules per user by how much of the user's skill gap they cover.
+
+    user_gaps: (user_key, skill_id, gap_weight), one row per user and skill (the largest gap over target
+    occupations); module_skills: (module_id, skill_id).
+    """
+    skills = pd.Index(sorted(set(user_gaps["skill_id"]) | set(module_skills["skill_id"])))
+    gaps = to_sparse(user_gaps, "user_key", "skill_id", "gap_weight", cols=skills)
+    modules = to_sparse(module_skills, "module_id", "skill_id", None, cols=skills)
+    result = chunked_top_k(gaps.matrix, modules.matrix, config.modules_per_user, config.chunk_rows)
+    return candidates_frame(as_of, "module", gaps.rows, modules.rows, result)
+
+
+def _filter_from_attrs(users, jobs, user_attrs, job_attrs, config) -> PairFilter | None:
+    if user_attrs is None or job_attrs is None:
+        return None
+    u = user_attrs.reindex(users)
+    j = job_attrs.reindex(jobs)
+    ulevel = u["level"].to_numpy(dtype=np.float64) if "level" in u else None
+    jlevel = j["level"].to_numpy(dtype=np.float64) if "level" in j else None
+    uregion = jregion = None
+    if "region" in u and "region" in j:
+        codes = pd.Index(sorted(set(u["region"].dropna()) | set(j["region"].dropna())))
+        uregion = codes.get_indexer(u["region"])
+        jregion = codes.get_indexer(j["region"])
+    return level_and_location_filter(ulevel, jlevel, uregion, jregion, config)
+
+
+def brute_force_candidates(
+    user_skills: pd.DataFrame,
+    job_skills: pd.DataFrame,
+    k: int,
+    allowed: Callable[[str, str], bool] | None = None,
+) -> pd.DataFrame:
+    """Reference implementation in plain Python (tests and the benchmark's small slice only)."""
+    uw: dict[str, dict[str, float]] = {}
+    for u, s, w in user_skills[["user_key", "skill_id", "weight"]].itertuples(index=False):
+        uw.setdefault(u, {})[s] = uw.get(u, {}).get(s, 0.0) + w
+    jw: dict[str, dict[str, float]] = {}
+    for j, s, w in job_skills[["job_id", "skill_id", "importance"]].itertuples(index=False):
+        jw.setdefault(j, {})[s] = jw.get(j, {}).get(s, 0.0) + w
+    out = []
+    for u in sorted(uw):
+        scored = []
+        for j in sorted(jw):
+            score = sum(w * jw[j].get(s, 0.0) for s, w in uw[u].items())
+            if score > 0 and (allowed is None or allowed(u, j)):
+                scored.append((-score, j))
+        scored.sort()
+        out += [(u, j, -neg, rank + 1) for rank, (neg, j) in enumerate(scored[:k])]
+    return pd.DataFrame(out, columns=["user_key", "item_id", "retrieval_score", "retrieval_rank"])
+
+
+# ---------------------------------------------------------------------------------------------- SQL I/O
+
+
+def _read_attrs(conn, table: str, key: str) -> pd.DataFrame | None:
+    """Level and region per entity from a features table, whichever of the known column names exist."""
+    from ml.io import read_frame, table_columns
+
+    columns = table_columns(conn, table)
+    if not columns or key not in columns:
+        return None
+    level = next((c for c in ("job_level", "current_job_level", "level") if c in columns), None)
+    picks = [f"{key}::text as key"]
+    if level:
+        picks.append(f"{level}::double precision as level")
+    if "region" in columns:
+        picks.append("region")
+    if len(picks) == 1:
+        return None
+    frame = read_frame(conn, f"select {', '.join(picks)} from {table}", dtype={"key": str})
+    return frame.drop_duplicates("key").set_index("key")
+
+
+def generate_candidates(params, as_of: date, config: CandidateConfig | None = None) -> CandidateReport:
+    """Compute tonight's job and module candidates from the `features` schema into `ml.candidates`.
+
+    Idempotent per as-of date: the date's rows are replaced in one transaction.
+    """
+    from core.database import connect
+    from ml.io import read_frame, write_frame
+
+    config = config or CandidateConfig()
+    started = time.perf_counter()
+    with connect(params) as conn:
+        user_skills = read_frame(
+            conn, "select user_key, skill_id::text, weight from features.user_skills", dtype={"skill_id": str}
+        )
+        job_skills = read_frame(
+            conn,
+            "select job_id::text, skill_id::text, importance from features.job_skills",
+            dtype={"job_id": str, "skill_id": str},
+        )
+        module_skills = read_frame(
+            conn,
+            "select module_id::text, skill_id::text from features.module_skills",
+            dtype={"module_id": str, "skill_id": str},
+        )
+        gaps = read_frame(
+            conn,
+            "select user_key, skill_id::text, max(gap_weight) as gap_weight"
+            " from features.user_skill_gaps group by 1, 2",
+            dtype={"skill_id": str},
+        )
+        user_attrs = _read_attrs(conn, "features.user_features", "user_key")
+        job_attrs = _read_attrs(conn, "features.job_features", "job_id")
+
+    filters = []
+    if user_attrs is not None and job_attrs is not None:
+        if "level" in user_attrs and "level" in job_attrs:
+            filters.append(f"level within -{config.max_level_below}..+{config.max_level_above}")
+        if config.location_filter and "region" in user_attrs and "region" in job_attrs:
+            filters.append("same region or remote")
+    jobs = (
+        job_candidates(user_skills, job_skills, as_of, config, user_attrs, job_attrs)
+        if len(user_skills) and len(job_skills)
+        else pd.DataFrame(columns=CANDIDATE_COLUMNS)
+    )
+    modules = (
+        module_candidates(gaps, module_skills, as_of, config)
+        if len(gaps) and len(module_skills)
+        else pd.DataFrame(columns=CANDIDATE_COLUMNS)
+    )
+    with connect(params) as conn:
+        conn.execute("delete from ml.candidates where as_of_date = %s", (as_of,))
+        write_frame(conn, "ml.candidates", jobs, CANDIDATE_COLUMNS)
+        write_frame(conn, "ml.candidates", modules, CANDIDATE_COLUMNS)
+    n_users = user_skills["user_key"].nunique() if len(user_skills) else 0
+    return CandidateReport(
+        as_of_date=as_of,
+        users=int(n_users),
+        jobs=int(job_skills["job_id"].nunique()) if len(job_skills) else 0,
+        modules=int(module_skills["module_id"].nunique()) if len(module_skills) else 0,
+        job_candidates=len(jobs),
+        module_candidates=len(modules),
+        users_without_job_candidates=int(n_users - (jobs["user_key"].nunique() if len(jobs) else 0)),
+        seconds=round(time.perf_counter() - started, 3),
+        filters=filters,
+    )

@@ -1,0 +1,37 @@
+-- Tables owned by ranking (ml/). Idempotent: core.database.bootstrap runs this file every night.
+
+-- Retrieval output: per user and as-of date, the items worth ranking. The dbt view
+-- features.candidate_pair_features joins point-in-time features onto these rows.
+create table if not exists ml.candidates (
+    as_of_date date not null,
+    user_key text not null,
+    item_type text not null,          -- job | module
+    item_id text not null,
+    retrieval_score double precision not null,
+    retrieval_rank integer not null   -- 1 = best retrieval score for this user and item type
+);
+-- Rewrites and reads are always per as-of date (delete + copy, then the feature view).
+create index if not exists candidates_as_of on ml.candidates (as_of_date, item_type, user_key);
+
+-- Nightly recommendations from the champion model, audited in marts_build and published with the marts.
+create table if not exists marts_build.recommendations_jobs (
+    as_of_date date not null,
+    user_key text not null,
+    item_id text not null,
+    rank integer not null,
+    score double precision not null,
+    model_name text not null,
+    model_version text not null
+);
+create index if not exists recommendations_jobs_as_of on marts_build.recommendations_jobs (as_of_date);
+
+create table if not exists marts_build.recommendations_modules (
+    as_of_date date not null,
+    user_key text not null,
+    item_id text not null,
+    rank integer not null,
+    score double precision not null,
+    model_name text not null,
+    model_version text not null
+);
+create index if not exists recommendations_modules_as_of on marts_build.recommendations_modules (as_of_date);
