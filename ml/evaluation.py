@@ -1,0 +1,145 @@
+"""Ranking quality on the time split: NDCG@10, MAP@10, recall@50, against baselines and the oracle.
+
+All metrics are per query (one user's candidates of one item type on one as-of date) and averaged over the
+queries that have at least one relevant candidate (grade > 0): a user who did nothing after the as-of date
+tells us nothing about the order we showed.
+
+- NDCG@10 uses graded gains 2^grade - 1 (an apply counts more than a view).
+- MAP@10: relevance = grade > 0; AP@10 = sum over relevant positions i ≤ 10 of precision@i, / min(10, #rel).
+- recall@50: share of the query's relevant candidates placed in the top 50 (relative to the candidate set:
+  retrieval misses are a retrieval metric, not a ranking one).
+
+Baselines: `popularity` ranks by the item's 7-day interactions, `skill_overlap` by the retrieval score.
+The oracle ranks by the generator's latent utility: an upper reference, read by evaluation only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.features import QUERY_KEYS
+
+
+def per_query_metrics(
+    frame: pd.DataFrame, score: np.ndarray | pd.Series, label: str = "grade", hit_k: int = 10
+) -> pd.DataFrame:
+    """One row per query: ndcg10, ap10, recall50, hit (a relevant item in the top `hit_k`), n_rel."""
+    qid = frame.groupby(QUERY_KEYS, sort=True).ngroup().to_numpy()
+    grade = frame[label].to_numpy(dtype=np.float64)
+    s = np.asarray(score, dtype=np.float64)
+    item = frame["item_id"].astype(str).to_numpy()
+    # Model order: by query, score descending, item id ascending on ties (reproducible).
+    item_rank = pd.Index(item).factorize(sort=True)[0]
+    order = np.lexsort((item_rank, -s, qid))
+    pos = _positions(qid[order])
+    g = grade[order]
+    q = qid[order]
+    n_q = int(qid.max()) + 1 if len(qid) else 0
+    rel = (g > 0).astype(np.float64)
+    disc = 1.0 / np.log2(pos + 2.0)
+    top10 = pos < 10
+    dcg = np.bincount(q, weights=(2.0**g - 1.0) * disc * top10, minlength=n_q)
+    # Ideal order: grade descending within the query.
+    iorder = np.lexsort((-grade, qid))
+    ipos = _positions(qid[iorder])
+    ig = grade[iorder]
+    idcg = np.bincount(
+        qid[iorder], weights=(2.0**ig - 1.0) / np.log2(ipos + 2.0) * (ipos < 10), minlength=n_q
+    )
+    n_rel = np.bincount(q, weights=rel, minlength=n_q)
+    cum_rel = _grouped_cumsum(rel, q)
+    ap = np.bincount(q, weights=rel * cum_rel / (pos + 1.0) * top10, minlength=n_q)
+    rec = np.bincount(q, weights=rel * (pos < 50), minlength=n_q)
+    hits = np.bincount(q, weights=rel * (pos < hit_k), minlength=n_q)
+    keys = frame.assign(_q=qid).drop_duplicates("_q").sort_values("_q")[QUERY_KEYS].reset_index(drop=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = keys.assign(
+            ndcg10=np.where(idcg > 0, dcg / idcg, np.nan),
+            ap10=np.where(n_rel > 0, ap / np.minimum(10.0, n_rel), np.nan),
+            recall50=np.where(n_rel > 0, rec / n_rel, np.nan),
+            hit=np.where(n_rel > 0, (hits > 0).astype(float), np.nan),
+            n_rel=n_rel.astype(int),
+        )
+    return out
+
+
+def summarize(per_query: pd.DataFrame) -> dict[str, float]:
+    """Mean metrics over queries with at least one relevant candidate."""
+    judged = per_query[per_query["n_rel"] > 0]
+    return {
+        "ndcg10": float(judged["ndcg10"].mean()) if len(judged) else float("nan"),
+        "map10": float(judged["ap10"].mean()) if len(judged) else float("nan"),
+        "recall50": float(judged["recall50"].mean()) if len(judged) else float("nan"),
+        "queries": len(judged),
+    }
+
+
+def ranking_metrics(frame: pd.DataFrame, score, label: str = "grade") -> dict[str, float]:
+    """NDCG@10, MAP@10, recall@50 and the number of judged queries for one scoring of `frame`."""
+    return summarize(per_query_metrics(frame, score, label))
+
+
+def baseline_scores(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The rankings a model has to beat: item popularity and the retrieval (skill overlap) score."""
+    retrieval = pd.to_numeric(frame["retrieval_score"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    popularity = pd.to_numeric(frame["item_popularity_7d"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    # Popularity ties (many items with 0 interactions) fall back to retrieval order, as a product would.
+    scale = 1e-6 / (np.abs(retrieval).max() + 1.0)
+    return {"popularity": popularity + scale * retrieval, "skill_overlap": retrieval}
+
+
+def compare(
+    frame: pd.DataFrame, model_score, oracle_utility: np.ndarray | None = None, label: str = "grade"
+) -> pd.DataFrame:
+    """One row per ranker (model, baselines, oracle when given) with its metrics: the evaluation table."""
+    rows = {"model": ranking_metrics(frame, model_score, label)}
+    for name, s in baseline_scores(frame).items():
+        rows[name] = ranking_metrics(frame, s, label)
+    if oracle_utility is not None:
+        rows["oracle"] = ranking_metrics(frame, oracle_utility, label)
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def oracle_utility(oracle_dir: str | Path, frame: pd.DataFrame) -> np.ndarray:
+    """Latent utility of each pair from the generator's oracle (evaluation only: never train or score on it).
+
+    Reads `generator.oracle.true_utility(oracle_dir, user_ids, item_type, item_ids)` per item type; a
+    directory holding `utility.parquet` (PAIR keys without date + `utility`, written by ml.synthetic) is
+    read directly.
+    """
+    oracle_dir = Path(oracle_dir)
+    table = oracle_dir / "utility.parquet"
+    if table.exists():
+        utility = pd.read_parquet(table)
+        merged = frame[["user_key", "item_type", "item_id"]].merge(
+            utility, on=["user_key", "item_type", "item_id"], how="left"
+        )
+        return merged["utility"].to_numpy(dtype=float)
+    from generator.oracle import true_utility  # the generator's latent model; absent until it lands
+
+    out = np.full(len(frame), np.nan)
+    for item_type, part in frame.groupby("item_type"):
+        values = true_utility(oracle_dir, part["user_key"].tolist(), item_type, part["item_id"].tolist())
+        out[part.index.to_numpy()] = np.asarray(values, dtype=float)
+    return out
+
+
+def _positions(sorted_groups: np.ndarray) -> np.ndarray:
+    """0-based position of each row within its (contiguous) group."""
+    n = len(sorted_groups)
+    if n == 0:
+        return np.array([], dtype=np.float64)
+    first = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    sizes = np.diff(np.r_[first, n])
+    return (np.arange(n) - np.repeat(first, sizes)).astype(np.float64)
+
+
+def _grouped_cumsum(values: np.ndarray, sorted_groups: np.ndarray) -> np.ndarray:
+    total = np.cumsum(values)
+    first = np.r_[0, np.flatnonzero(np.diff(sorted_groups)) + 1]
+    sizes = np.diff(np.r_[first, len(values)])
+    offset = np.repeat(np.r_[0.0, total][first], sizes)
+    return total - offset
