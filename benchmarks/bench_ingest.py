@@ -1,0 +1,154 @@
+"""Ingestion speed: one M-tier day of interaction events, full ingest vs `psql \\copy` of the same file.
+
+The reference is psql's `\\copy` of the same CSV into a plain (logged, typed, unindexed) table of the raw
+columns, measured in the same run on the same server. The ingest runs with everything on: contract
+checks, duplicate detection against loaded data, pseudonymization, vault, manifest and ledger.
+Prints one JSON line. Uses a throw-away embedded PostgreSQL unless KAIROO_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import psycopg  # noqa: E402
+
+from core.database import PgParams, bootstrap, ensure_database, parse_url, start_embedded  # noqa: E402
+
+ROWS = int(os.environ.get("KAIROO_BENCH_ROWS", "1000000"))  # M tier: about 1M events a day
+DAY = date(2026, 3, 2)
+EVENT_TYPES = [("job_view", "job"), ("job_save", "job"), ("job_apply", "job"), ("module_start", "module"),
+               ("module_progress", "module"), ("module_complete", "module"), ("tool_session", "tool")]  # fmt: skip
+HEADER = ["event_id", "user_id", "event_type", "item_type", "item_id", "occurred_at", "duration_s",
+          "progress_pct", "session_id"]  # fmt: skip
+
+
+def write_events(path: Path, rows: int, seed: int = 7) -> None:
+    """One day of events shaped like the generator's (100k users, 20k jobs, 2k modules)."""
+    try:  # the project's generator, when it offers a day of events
+        from generator import write_events_day  # type: ignore[attr-defined]
+
+        write_events_day(path, tier="M", day=DAY, seed=seed)
+        return
+    except (ImportError, AttributeError, TypeError):
+        pass
+    rnd = random.Random(seed)
+    start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i in range(rows):
+            et, it = EVENT_TYPES[min(int(rnd.expovariate(0.6)), 6)]
+            item = (
+                f"J{rnd.randrange(20000):06d}"
+                if it == "job"
+                else (f"M{rnd.randrange(2000):05d}" if it == "module" else "interview_coach")
+            )
+            ts = start + timedelta(seconds=rnd.randrange(86400))
+            w.writerow([
+                f"ev-{DAY:%Y%m%d}-{i:08d}", f"U{rnd.randrange(100000):07d}", et, it, item,
+                ts.strftime("%Y-%m-%dT%H:%M:%SZ"), rnd.randrange(1, 900),
+                round(rnd.random() * 100, 1) if et == "module_progress" else "",
+                f"S{rnd.randrange(10**9):09d}",
+            ])  # fmt: skip
+
+
+def psql_bin() -> str:
+    found = shutil.which("psql")
+    if found:
+        return found
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "psql")
+
+
+def copy_reference(params: PgParams, csv_path: Path) -> float:
+    with psycopg.connect(params.conninfo(), autocommit=True) as conn:
+        conn.execute("drop table if exists public.bench_copy_ref")
+        conn.execute(
+            "create table public.bench_copy_ref (event_id text, user_id text, event_type text, item_type text,"
+            " item_id text, occurred_at timestamptz, duration_s integer, progress_pct numeric, session_id text)"
+        )
+    env = {**os.environ, "PGPASSWORD": params.password}
+    cmd = [psql_bin(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", params.host, "-p", str(params.port),
+           "-U", params.user, "-d", params.dbname,
+           "-c", f"\\copy public.bench_copy_ref from '{csv_path}' with (format csv, header true)"]  # fmt: skip
+    began = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
+    seconds = time.perf_counter() - began
+    with psycopg.connect(params.conninfo(), autocommit=True) as conn:
+        conn.execute("drop table public.bench_copy_ref")
+    return seconds
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="kb-", dir="/tmp"))
+    try:
+        url = os.environ.get("KAIROO_DATABASE_URL")
+        if url:
+            params = parse_url(url)
+        else:
+            server = start_embedded(tmp / "pg")
+            params = PgParams(server.host, server.port, server.user, server.password, "bench_ingest")
+            ensure_database(params)
+        bootstrap(params)
+        with psycopg.connect(params.conninfo(), autocommit=True) as conn:  # a repeatable run on a real URL
+            conn.execute("delete from raw.interaction_events where _partition_date = %s", (DAY,))
+        landing = tmp / "landing"
+        day_dir = landing / "interaction_events" / DAY.isoformat()
+        day_dir.mkdir(parents=True)
+        csv_path = day_dir / f"events-{time.time_ns()}.csv"
+        write_events(csv_path, ROWS)
+        size = csv_path.stat().st_size
+
+        ref_s = copy_reference(params, csv_path)
+
+        import ingestion
+
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        began = time.perf_counter()
+        report = ingestion.ingest_partition(params, "interaction_events", str(landing), DAY, DAY,
+                                            "bench-only-pii-key")  # fmt: skip
+        seconds = time.perf_counter() - began
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows = report.rows_read
+        print(json.dumps({
+            "bench": "ingest",
+            "tier": "M",
+            "rows": rows,
+            "bytes": size,
+            "rows_loaded": report.rows_loaded,
+            "rows_quarantined": report.rows_quarantined,
+            "balanced": report.balanced,
+            "seconds": round(seconds, 2),
+            "rows_per_s": round(rows / seconds),
+            "copy_ref_seconds": round(ref_s, 2),
+            "copy_ref_rows_per_s": round(ROWS / ref_s),
+            "ratio": round((rows / seconds) / (ROWS / ref_s), 3),
+            "peak_rss_mb": round(peak_mb, 1),
+            "rss_before_ingest_mb": round(rss_before / 1024, 1),
+            "steps_s": __import__("ingestion.loader").loader.LAST_TIMINGS,
+        }))  # fmt: skip
+    finally:
+        if not os.environ.get("KAIROO_DATABASE_URL"):
+            from core.database import stop_embedded
+
+            stop_embedded(tmp / "pg")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
