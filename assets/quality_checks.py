@@ -6,13 +6,12 @@ values. Checks are blocking by default: a failure stops everything downstream in
 including publication.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 
 import dagster as dg
 
-from orchestration.partitions import daily, window_of
+from orchestration.partitions import window_of
 from orchestration.resources import WarehouseResource
 from quality.runner import SuiteResult, record_result, run_suite
 from quality.suites import Suite
@@ -82,7 +81,6 @@ def suite_check(
         name=suite.name,
         blocking=blocking,
         description=description or f"Great Expectations suite {suite.name} on {suite.target}",
-        partitions_def=daily,
         additional_deps=list(additional_deps),
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:

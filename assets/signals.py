@@ -6,7 +6,6 @@ metadata (rows loaded and quarantined, schema version, PII columns, bytes, rows/
 policy and accounting check, and can be materialized alone.
 """
 
-from __future__ import annotations
 
 from datetime import timedelta
 

@@ -5,7 +5,6 @@ Dagster asset checks, and a failing test stops everything downstream. The partit
 passed as dbt vars, so incremental models process only the night's days (plus the lookback).
 """
 
-from __future__ import annotations
 
 import json
 import os

@@ -2,29 +2,44 @@
 
 Kept thin: stages define their assets in `assets/`, resources come from one place
 (`orchestration.resources.build_resources`), and heavy libraries load only inside the steps that
-use them, so loading this module stays fast (`make` measures it in tests/test_definitions.py).
+use them, so loading this module stays fast (benchmarks/bench_load.py measures it).
 """
+
 
 import dagster as dg
 
 from assets.quality_checks import suite_check
+from assets.ranking import RECOMMENDATION_TABLES, candidates, promotion_gate, ranker_challenger, recommendations
 from assets.signals import signals
 from assets.warehouse import publish_asset, warehouse_models
+from core.publish import PublishSpec
+from core.settings import Settings
 from orchestration.jobs import nightly
 from orchestration.resources import build_resources, executor_for
 from orchestration.schedules import nightly_schedule
 from orchestration.sensors import late_signal_files, record_run_failures
-from quality.mart_suites import MART_SUITES
+from quality.mart_suites import MART_SUITES, RECOMMENDATION_SUITES
 
-mart_checks = [suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in MART_SUITES]
-published_marts = publish_asset([], [], required_suites=[s.suite.name for s in MART_SUITES])
-
-defs = dg.Definitions(
-    assets=[signals, warehouse_models, published_marts],
-    asset_checks=mart_checks,
-    jobs=[nightly],
-    schedules=[nightly_schedule],
-    sensors=[record_run_failures, late_signal_files],
-    resources=build_resources(),
-    executor=executor_for(),
+GATING_SUITES = MART_SUITES + RECOMMENDATION_SUITES
+gx_checks = [suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in GATING_SUITES]
+published_marts = publish_asset(
+    extra_specs=[PublishSpec(t, "window", "as_of_date") for t in RECOMMENDATION_TABLES],
+    extra_deps=[recommendations.key],
+    required_suites=[s.suite.name for s in GATING_SUITES],
 )
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The definitions bound to one environment (tests pass their own settings)."""
+    return dg.Definitions(
+        assets=[signals, warehouse_models, candidates, ranker_challenger, recommendations, published_marts],
+        asset_checks=[*gx_checks, promotion_gate],
+        jobs=[nightly],
+        schedules=[nightly_schedule],
+        sensors=[record_run_failures, late_signal_files],
+        resources=build_resources(settings),
+        executor=executor_for(settings),
+    )
+
+
+defs = build_definitions()

@@ -7,6 +7,8 @@ shows the variable's name, never its value.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -78,6 +80,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         ),
         "dbt": DbtCliResource(
             project_dir=kairoo_dbt,
+            # The dbt beside this interpreter: the code server's PATH need not include the venv.
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
             profiles_dir=str(kairoo_dbt.project_dir),
             target="embedded" if settings.embedded else "server",
         ),

@@ -1,6 +1,5 @@
 """Sensors: record failed runs where the data team looks, and notice late-landing files."""
 
-from __future__ import annotations
 
 from datetime import datetime, timezone
 

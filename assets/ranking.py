@@ -1,0 +1,173 @@
+"""Ranking: candidates → nightly challenger → promotion gate → recommendations from the champion.
+
+The gate is a blocking evaluation check on the challenger. It moves the `champion` alias only when
+the challenger beats the serving champion by a margin on the same validation window AND passes the
+bias rule. A refused challenger is a WARN (the champion keeps serving and tonight's
+recommendations still refresh; the check says why); an evaluation that cannot run is an ERROR and
+blocks scoring and publication.
+"""
+
+
+from dataclasses import fields
+from datetime import timedelta
+
+import dagster as dg
+
+from orchestration.partitions import daily, single_run, window_of
+from orchestration.resources import MlflowResource, WarehouseResource
+from orchestration.retries import transient_db_retries
+
+FEATURE_DEPS = [
+    dg.AssetKey(["features", name])
+    for name in ("user_skills", "job_skills", "module_skills", "user_skill_gaps", "user_features", "job_features")
+]
+TRAINING_DEPS = [
+    dg.AssetKey(["features", "candidate_pair_features"]),
+    dg.AssetKey(["features", "interaction_labels"]),
+    dg.AssetKey(["marts_build", "dim_users"]),  # protected attributes, for the bias rule only
+]
+
+
+class RankerSettings(dg.Config):
+    """Tunable hyper-parameters and gate rules (defaults: ml.train.RankerConfig)."""
+
+    num_leaves: int = 31
+    learning_rate: float = 0.05
+    n_estimators: int = 300
+    min_child_samples: int = 50
+    early_stopping_rounds: int = 30
+    seed: int = 7
+    label_window_days: int = 7
+    max_train_queries: int = 60_000
+    promotion_margin: float = 0.005
+    bias_threshold: float = 0.8
+    dask_address: str | None = None
+
+    def to_domain(self):
+        from ml.train import RankerConfig
+
+        known = {f.name for f in fields(RankerConfig)}
+        return RankerConfig(**{k: v for k, v in self.model_dump().items() if k in known})
+
+
+def _days(context: dg.AssetExecutionContext):
+    start, end = window_of(context)
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+@dg.asset(
+    key=dg.AssetKey(["ml", "candidates"]),
+    deps=FEATURE_DEPS,
+    group_name="ranking",
+    partitions_def=daily,
+    backfill_policy=single_run,
+    kinds={"python", "postgres"},
+    description="Per user, the jobs and learning modules worth ranking (skill overlap, sparse retrieval).",
+)
+def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from ml.candidates import generate_candidates
+
+    params = warehouse.params()
+    reports = []
+    with transient_db_retries(context):
+        for day in _days(context):  # past as-of dates are the training set of later nights
+            reports.append(generate_candidates(params, day))
+    last = reports[-1]
+    return dg.MaterializeResult(
+        metadata={**_plain(last.to_metadata()), "as_of_dates": len(reports),
+                  "dagster/row_count": last.job_candidates + last.module_candidates}
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["ml", "ranker_challenger"]),
+    deps=[dg.AssetKey(["ml", "candidates"]), *TRAINING_DEPS],
+    group_name="ranking",
+    partitions_def=daily,
+    backfill_policy=single_run,
+    kinds={"lightgbm", "mlflow"},
+    description="Tonight's LightGBM LambdaRank model, trained on feedback before the split, registered as challenger.",
+)
+def ranker_challenger(
+    context: dg.AssetExecutionContext, config: RankerSettings, warehouse: WarehouseResource, mlflow: MlflowResource
+) -> dg.MaterializeResult:
+    from ml.train import train_and_register
+
+    _, end = window_of(context)
+    result = train_and_register(warehouse.params(), end, config.to_domain(), mlflow.tracking_uri, mlflow.artifact_root)
+    meta = result.to_metadata()
+    return dg.MaterializeResult(
+        metadata={
+            **_plain({k: v for k, v in meta.items() if k != "metrics"}),
+            **{f"metric/{k}": v for k, v in meta["metrics"].items()},
+        }
+    )
+
+
+@dg.asset_check(
+    asset=ranker_challenger,
+    name="promotion_gate",
+    blocking=True,
+    description="Promote the challenger only if it beats the champion by a margin and passes the bias rule.",
+)
+def promotion_gate(
+    context: dg.AssetCheckExecutionContext,
+    config: RankerSettings,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+) -> dg.AssetCheckResult:
+    from ml.registry import promote_if_better
+
+    decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, config.to_domain())
+    meta = decision.to_metadata()
+    return dg.AssetCheckResult(
+        passed=decision.promoted,
+        # A refused challenger is news, not an outage: the champion keeps serving.
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(decision.reasons),
+        metadata={
+            "promoted": decision.promoted,
+            "champion_version": str(decision.champion_version),
+            "challenger_version": str(decision.challenger_version),
+            "reasons": dg.MetadataValue.json(meta["reasons"]),
+            "metrics": dg.MetadataValue.json(meta["metrics"]),
+        },
+    )
+
+
+@dg.asset(
+    key=dg.AssetKey(["marts_build", "recommendations"]),
+    deps=[dg.AssetKey(["ml", "ranker_challenger"])],  # after the gate decided who serves
+    group_name="ranking",
+    partitions_def=daily,
+    backfill_policy=single_run,
+    kinds={"lightgbm", "postgres"},
+    description="Top jobs and learning modules per user from the champion, with scores and model version.",
+)
+def recommendations(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
+) -> dg.MaterializeResult:
+    from ml.scoring import score
+
+    _, end = window_of(context)
+    with transient_db_retries(context):
+        report = score(warehouse.params(), end, mlflow.tracking_uri)
+    return dg.MaterializeResult(
+        metadata={**_plain(report.to_metadata()), "dagster/row_count": report.job_rows + report.module_rows}
+    )
+
+
+RECOMMENDATION_TABLES = ("recommendations_jobs", "recommendations_modules")
+
+
+def _plain(meta: dict) -> dict:
+    """Dagster metadata accepts str/int/float/bool; lists and None become JSON or text."""
+    out = {}
+    for k, v in meta.items():
+        if isinstance(v, (list, dict)):
+            out[k] = dg.MetadataValue.json(v)
+        elif v is None:
+            out[k] = "none"
+        else:
+            out[k] = v
+    return out
