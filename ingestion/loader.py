@@ -81,6 +81,7 @@ class _Plan:
     line_offset: int  # line = _rec + line_offset (1 for CSV: the header is line 1)
     pos: dict[str, int] = field(default_factory=dict)  # contract column -> landing column index
     extras: dict[str, str] = field(default_factory=dict)  # undeclared column -> PII class
+    truncated: bool = False  # a CSV without a final line break: its last record is suspect
 
     def col(self, name: str) -> str | None:
         """Landing column reference (l.fN) for a contract column, or None when the file lacks it."""
@@ -296,6 +297,14 @@ def _read_chunks(stream):
         yield chunk
 
 
+def _last_byte(landed: LandedFile) -> bytes:
+    if landed.size == 0:
+        return b""
+    with readers.open_binary(landed.path) as f:
+        f.seek(landed.size - 1)
+        return f.read(1)
+
+
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
     with readers.open_binary(path) as f:
@@ -440,6 +449,12 @@ def _validate(conn, plan: _Plan) -> int:
         conn.execute(
             f"insert into _bad select _rec, r[1], r[2], r[3] from (select _rec, case {' '.join(cases)} end r "
             f"from _landing l where _bad is null) s where r is not null"
+        )
+    if plan.truncated:  # the last record may be cut short even if its field count happens to fit
+        conn.execute(
+            "insert into _bad select max(_rec), 'truncated', null, 'truncated: the file does not end with a "
+            "line break, so its last record may be cut short' from _landing having count(*) > 0 "
+            "on conflict do nothing"
         )
     return conn.execute("select count(*) from _bad").fetchone()[0]
 
@@ -710,6 +725,7 @@ def ingest_file(
             return report
         report.rows_read = conn.execute("select count(*) from _landing").fetchone()[0]
         plan = _plan(contract, header, offset)
+        plan.truncated = readers.file_format(landed.path) == "csv" and _last_byte(landed) not in (b"\n", b"")
         problem = _schema_problems(conn, plan, landed.path)
         timer.lap("schema")
         if problem:

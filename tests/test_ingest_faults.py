@@ -48,6 +48,7 @@ def test_fault_suite(fresh_db, tmp_path):
         "08_duplicates_across.csv": "\n".join([HEADER, ev(1), ev(70)]) + "\n",  # e1 is in 01_good
         "09_empty.csv": "",
         "10_truncated.csv": "\n".join([HEADER, ev(80), ev(81), "e82,u2,job_vi"]),
+        "10b_truncated_fits.csv": "\n".join([HEADER, ev(85), ev(86)])[:-3],  # cut inside the last field
         "11_future.csv": "\n".join([HEADER, ev(90, occurred_at="2999-01-01T00:00:00Z"), ev(91)]) + "\n",
         "12_huge_field.csv": "\n".join([HEADER, ev(100, session_id="x" * 2_000_000), ev(101)]) + "\n",
         "13_unparsable_timestamp.csv": "\n".join([HEADER, ev(110, occurred_at="yesterday-ish"), ev(111)]) + "\n",
@@ -110,6 +111,7 @@ def test_fault_suite(fresh_db, tmp_path):
         # truncated last line
         assert [(r[0], r[1]) for r in rules("10_truncated.csv")] == [(4, "field_count")]
         assert by["10_truncated.csv"].rows_loaded == 2
+        assert [(r[0], r[1]) for r in rules("10b_truncated_fits.csv")] == [(3, "truncated")]
         assert [(r[0], r[1]) for r in rules("11_future.csv")] == [(2, "future_timestamp")]
         huge = rules("12_huge_field.csv")
         assert [(r[1], r[2]) for r in huge] == [("max_length", "session_id")]
