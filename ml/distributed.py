@@ -48,7 +48,8 @@ def fit_ranker_dask(train: ModelMatrix, valid: ModelMatrix, config, address: str
     params = config.lgb_params()
     for key in ("objective", "metric", "eval_at", "num_threads", "verbose"):
         params.pop(key)
-    with Client(address, set_as_default=False) as client:
+    # lightgbm's Dask code waits on the default client: make this one the default for the block only.
+    with Client(address) as client:
         workers = len(client.scheduler_info()["workers"])
         row_chunks, group_chunks = query_aligned_chunks(train.group, parts or max(workers, 1))
         x = da.from_array(train.x, chunks=(row_chunks, train.x.shape[1]))

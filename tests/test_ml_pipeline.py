@@ -21,7 +21,10 @@ from ml.train import RankerConfig, Split, fit_and_evaluate, train_and_register
 
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 AS_OF = DATES[-1] + timedelta(days=7)
-CONFIG = RankerConfig(n_estimators=120, min_child_samples=20, max_train_queries=5_000)
+# One thread: under CPU contention from parallel test processes, two OpenMP threads ran up to 10x slower.
+CONFIG = RankerConfig(
+    n_estimators=80, early_stopping_rounds=15, min_child_samples=20, max_train_queries=5_000, num_threads=1
+)
 
 
 def _uris(tmp_path: Path) -> tuple[str, str]:
@@ -119,7 +122,9 @@ def test_bias_rule_refuses_a_model_that_fails_one_group(tmp_path):
     frame = data.labelled(7)
     train = frame[frame["as_of_date"] < DATES[-1]]
     valid = frame[frame["as_of_date"] == DATES[-1]].reset_index(drop=True)
-    config = RankerConfig(n_estimators=120, min_child_samples=20, bias_k=3)
+    config = RankerConfig(
+        n_estimators=60, early_stopping_rounds=15, min_child_samples=20, bias_k=3, num_threads=1
+    )
     trained = fit_and_evaluate(train, valid, config, data.groups)
     assert trained.bias.ratios["gender"] < 0.8, trained.bias.table
     _, version = log_and_register(
