@@ -1,0 +1,271 @@
+{{ config(materialized='view') }}
+-- Features of each (user, candidate item) pair of ml.candidates, computed point-in-time: every input
+-- is restricted to data dated strictly before the row's as_of_date. Training (past as_of dates) and
+-- nightly scoring (tonight's) read this one view, so they cannot drift apart. Each input is
+-- pre-aggregated per (as_of_date, user) or (as_of_date, item) before it meets the pairs.
+with candidates as (
+    select
+        as_of_date,
+        user_key,
+        item_type,
+        item_id,
+        retrieval_score,
+        retrieval_rank
+    from {{ source('ml', 'candidates') }}
+),
+
+user_days as (
+    select distinct
+        as_of_date,
+        user_key
+    from candidates
+),
+
+item_days as (
+    select distinct
+        as_of_date,
+        item_type,
+        item_id
+    from candidates
+),
+
+items as (
+    select * from {{ ref('int_items') }}
+),
+
+item_skills as (
+    select
+        'job' as item_type,
+        job_id as item_id,
+        skill_id,
+        importance
+    from {{ ref('int_job_skills') }}
+    union all
+    select
+        'module' as item_type,
+        module_id as item_id,
+        skill_id,
+        1.0 as importance
+    from {{ ref('int_module_skills') }}
+),
+
+-- the user's skills as evidenced before the day
+user_skills_asof as (
+    select
+        user_days.as_of_date,
+        user_days.user_key,
+        evidence.skill_id,
+        max(evidence.weight) as weight
+    from user_days
+    inner join {{ ref('int_user_skill_evidence') }} as evidence
+        on user_days.user_key = evidence.user_key and user_days.as_of_date > evidence.first_seen_date
+    group by user_days.as_of_date, user_days.user_key, evidence.skill_id
+),
+
+-- what the user lacked before the day for the occupations they had targeted before the day
+gaps_asof as (
+    select
+        user_days.as_of_date,
+        user_days.user_key,
+        occupation_skills.skill_id,
+        max(occupation_skills.importance * (1 - least(coalesce(user_skills_asof.weight, 0), 1))) as gap_weight
+    from user_days
+    inner join {{ ref('int_user_target_occupations') }} as targets
+        on user_days.user_key = targets.user_key and user_days.as_of_date > targets.first_targeted_date
+    inner join {{ ref('int_occupation_skills') }} as occupation_skills
+        on targets.target_soc_code = occupation_skills.soc_code
+    left join user_skills_asof
+        on
+            user_days.as_of_date = user_skills_asof.as_of_date
+            and user_days.user_key = user_skills_asof.user_key
+            and occupation_skills.skill_id = user_skills_asof.skill_id
+    group by user_days.as_of_date, user_days.user_key, occupation_skills.skill_id
+),
+
+gap_totals as (
+    select
+        as_of_date,
+        user_key,
+        sum(gap_weight) as gap_weight_total
+    from gaps_asof
+    group by as_of_date, user_key
+),
+
+pair_skills as (
+    select
+        candidates.as_of_date,
+        candidates.user_key,
+        candidates.item_type,
+        candidates.item_id,
+        count(user_skills_asof.skill_id) as skill_overlap_count,
+        sum(user_skills_asof.weight * item_skills.importance) as skill_overlap_weighted,
+        sum(gaps_asof.gap_weight) as gap_covered
+    from candidates
+    inner join item_skills
+        on candidates.item_type = item_skills.item_type and candidates.item_id = item_skills.item_id
+    left join user_skills_asof
+        on
+            candidates.as_of_date = user_skills_asof.as_of_date
+            and candidates.user_key = user_skills_asof.user_key
+            and item_skills.skill_id = user_skills_asof.skill_id
+    left join gaps_asof
+        on
+            candidates.as_of_date = gaps_asof.as_of_date
+            and candidates.user_key = gaps_asof.user_key
+            and item_skills.skill_id = gaps_asof.skill_id
+    group by candidates.as_of_date, candidates.user_key, candidates.item_type, candidates.item_id
+),
+
+user_levels_asof as (
+    select distinct on (user_days.as_of_date, user_days.user_key)
+        user_days.as_of_date,
+        user_days.user_key,
+        levels.user_level
+    from user_days
+    inner join {{ ref('int_user_levels') }} as levels
+        on user_days.user_key = levels.user_key and user_days.as_of_date > levels.effective_date
+    order by user_days.as_of_date asc, user_days.user_key asc, levels.effective_date desc, levels.source_priority asc
+),
+
+user_locations_asof as (
+    select
+        user_days.as_of_date,
+        user_days.user_key,
+        (
+            array_agg(locations.location order by locations.effective_date desc)
+            filter (where locations.location is not null)
+        )[1
+        ] as location,
+        (
+            array_agg(locations.region order by locations.effective_date desc)
+            filter (where locations.region is not null)
+        )[1
+        ] as region
+    from user_days
+    inner join {{ ref('int_user_locations') }} as locations
+        on user_days.user_key = locations.user_key and user_days.as_of_date > locations.effective_date
+    group by user_days.as_of_date, user_days.user_key
+),
+
+user_activity_asof as (
+    select
+        user_days.as_of_date,
+        user_days.user_key,
+        sum(activity.events) as events_28d
+    from user_days
+    inner join {{ ref('int_user_activity_daily') }} as activity
+        on
+            user_days.user_key = activity.user_key
+            and activity.activity_date >= user_days.as_of_date - 28
+            and user_days.as_of_date > activity.activity_date
+    group by user_days.as_of_date, user_days.user_key
+),
+
+item_popularity_asof as (
+    select
+        item_days.as_of_date,
+        item_days.item_type,
+        item_days.item_id,
+        sum(daily.users) as users_7d
+    from item_days
+    inner join {{ ref('int_item_daily') }} as daily
+        on
+            item_days.item_type = daily.item_type
+            and item_days.item_id = daily.item_id
+            and daily.event_date >= item_days.as_of_date - 7
+            and item_days.as_of_date > daily.event_date
+    group by item_days.as_of_date, item_days.item_type, item_days.item_id
+),
+
+user_categories_asof as (
+    select
+        user_days.as_of_date,
+        user_days.user_key,
+        categories.item_type,
+        categories.category,
+        sum(categories.events) filter (where categories.event_date >= user_days.as_of_date - 28) as events_28d,
+        max(categories.event_date) as last_interest_date
+    from user_days
+    inner join {{ ref('int_user_category_daily') }} as categories
+        on user_days.user_key = categories.user_key and user_days.as_of_date > categories.event_date
+    group by user_days.as_of_date, user_days.user_key, categories.item_type, categories.category
+),
+
+prior_interactions as (
+    select
+        candidates.as_of_date,
+        candidates.user_key,
+        candidates.item_type,
+        candidates.item_id,
+        sum(daily.events) as interactions
+    from candidates
+    inner join {{ ref('int_user_item_daily') }} as daily
+        on
+            candidates.user_key = daily.user_key
+            and candidates.item_type = daily.item_type
+            and candidates.item_id = daily.item_id
+            and candidates.as_of_date > daily.event_date
+    group by candidates.as_of_date, candidates.user_key, candidates.item_type, candidates.item_id
+)
+
+select
+    candidates.as_of_date,
+    candidates.user_key,
+    candidates.item_type,
+    candidates.item_id,
+    candidates.retrieval_score,
+    candidates.retrieval_rank,
+    coalesce(pair_skills.skill_overlap_count, 0)::integer as skill_overlap_count,
+    coalesce(pair_skills.skill_overlap_weighted, 0)::double precision as skill_overlap_weighted,
+    coalesce(pair_skills.gap_covered / nullif(gap_totals.gap_weight_total, 0), 0)::double precision as gap_coverage,
+    (items.item_level - user_levels_asof.user_level)::integer as level_gap,
+    case
+        when candidates.item_type <> 'job' then null
+        when items.location is null or user_locations_asof.location is null then 0
+        else (lower(items.location) = lower(user_locations_asof.location))::integer
+    end as location_match,
+    case
+        when candidates.item_type <> 'job' then null
+        when items.region is null or user_locations_asof.region is null then 0
+        else (items.region = user_locations_asof.region)::integer
+    end as region_match,
+    coalesce(item_popularity_asof.users_7d, 0)::integer as item_popularity_7d,
+    coalesce(user_activity_asof.events_28d, 0)::integer as user_activity_28d,
+    coalesce(user_categories_asof.events_28d, 0)::integer as category_interest_28d,
+    (candidates.as_of_date - user_categories_asof.last_interest_date) as days_since_category_interest,
+    coalesce(prior_interactions.interactions, 0)::integer as user_item_prior_interactions,
+    (candidates.as_of_date - items.available_date) as item_age_days
+from candidates
+left join items
+    on candidates.item_type = items.item_type and candidates.item_id = items.item_id
+left join pair_skills
+    on
+        candidates.as_of_date = pair_skills.as_of_date
+        and candidates.user_key = pair_skills.user_key
+        and candidates.item_type = pair_skills.item_type
+        and candidates.item_id = pair_skills.item_id
+left join gap_totals
+    on candidates.as_of_date = gap_totals.as_of_date and candidates.user_key = gap_totals.user_key
+left join user_levels_asof
+    on candidates.as_of_date = user_levels_asof.as_of_date and candidates.user_key = user_levels_asof.user_key
+left join user_locations_asof
+    on candidates.as_of_date = user_locations_asof.as_of_date and candidates.user_key = user_locations_asof.user_key
+left join user_activity_asof
+    on candidates.as_of_date = user_activity_asof.as_of_date and candidates.user_key = user_activity_asof.user_key
+left join item_popularity_asof
+    on
+        candidates.as_of_date = item_popularity_asof.as_of_date
+        and candidates.item_type = item_popularity_asof.item_type
+        and candidates.item_id = item_popularity_asof.item_id
+left join user_categories_asof
+    on
+        candidates.as_of_date = user_categories_asof.as_of_date
+        and candidates.user_key = user_categories_asof.user_key
+        and candidates.item_type = user_categories_asof.item_type
+        and items.category = user_categories_asof.category
+left join prior_interactions
+    on
+        candidates.as_of_date = prior_interactions.as_of_date
+        and candidates.user_key = prior_interactions.user_key
+        and candidates.item_type = prior_interactions.item_type
+        and candidates.item_id = prior_interactions.item_id
