@@ -31,7 +31,7 @@ from core.database import PgParams, bootstrap, ensure_database, parse_url, start
 ROWS = int(os.environ.get("KAIROO_BENCH_ROWS", "1000000"))  # M tier: about 1M events a day
 DAY = date(2026, 3, 2)
 EVENT_TYPES = [("job_view", "job"), ("job_save", "job"), ("job_apply", "job"), ("module_start", "module"),
-               ("module_progress", "module"), ("module_complete", "module"), ("tool_session", "tool")]  # fmt: skip
+               ("module_progress", "module"), ("module_complete", "module"), ("tool_session", "tool")]  # fmt: skip  # noqa: E501
 HEADER = ["event_id", "user_id", "event_type", "item_type", "item_id", "occurred_at", "duration_s",
           "progress_pct", "session_id"]  # fmt: skip
 
@@ -79,13 +79,13 @@ def copy_reference(params: PgParams, csv_path: Path) -> float:
     with psycopg.connect(params.conninfo(), autocommit=True) as conn:
         conn.execute("drop table if exists public.bench_copy_ref")
         conn.execute(
-            "create table public.bench_copy_ref (event_id text, user_id text, event_type text, item_type text,"
-            " item_id text, occurred_at timestamptz, duration_s integer, progress_pct numeric, session_id text)"
+            "create table public.bench_copy_ref (event_id text, user_id text, event_type text, item_type text,"  # noqa: E501
+            " item_id text, occurred_at timestamptz, duration_s integer, progress_pct numeric, session_id text)"  # noqa: E501
         )
     env = {**os.environ, "PGPASSWORD": params.password}
     cmd = [psql_bin(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", params.host, "-p", str(params.port),
            "-U", params.user, "-d", params.dbname,
-           "-c", f"\\copy public.bench_copy_ref from '{csv_path}' with (format csv, header true)"]  # fmt: skip
+           "-c", f"\\copy public.bench_copy_ref from '{csv_path}' with (format csv, header true)"]  # fmt: skip  # noqa: E501
     began = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, capture_output=True)
     seconds = time.perf_counter() - began

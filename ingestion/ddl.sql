@@ -81,6 +81,18 @@ language sql immutable as $$
     end
 $$;
 
+create or replace function ops.age_band_of_age(age integer) returns text
+language sql immutable as $$
+    select case
+        when age is null then null
+        when age < 25 then '<25'
+        when age < 35 then '25-34'
+        when age < 45 then '35-44'
+        when age < 55 then '45-54'
+        else '55+'
+    end
+$$;
+
 -- Redact personal data from free text: e-mails, profile/web URLs, phone numbers, street addresses and
 -- the person's own name parts (when the record knows the name). Python mirror for classification:
 -- ingestion/pii.py (same patterns).
@@ -256,6 +268,7 @@ create table if not exists pii_vault.hris_employees (
     snapshot_date date,
     full_name text,
     date_of_birth date,
+    age integer,
     zip text,
     state text,
     race text,

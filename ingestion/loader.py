@@ -141,7 +141,7 @@ def check_cases(plan: _Plan) -> list[str]:
         if c.not_future and c.type in ("timestamptz", "date"):
             out.append(
                 f"when {present} and {ref}::{_PG_TYPES[c.type]} > statement_timestamp() + interval "
-                f"'{FUTURE_TOLERANCE}' then array['future_timestamp', {name}, 'in the future: ' || left({ref}, 80)]"
+                f"'{FUTURE_TOLERANCE}' then array['future_timestamp', {name}, 'in the future: ' || left({ref}, 80)]"  # noqa: E501
             )
         if c.enum:
             values = ", ".join(_lit(e) for e in c.enum)
@@ -331,7 +331,7 @@ def _land(conn: psycopg.Connection, landed: LandedFile) -> tuple[list[str], int,
                 with conn.transaction():  # savepoint: a grammar error falls back to the tolerant reader
                     _copy_stream(conn, len(header), _read_chunks(f), hasher)
                 return header, 1, hasher.hexdigest()
-            except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, psycopg.errors.CharacterNotInRepertoire,
+            except (psycopg.DataError, psycopg.errors.BadCopyFileFormat, psycopg.errors.CharacterNotInRepertoire,  # noqa: E501
                     psycopg.errors.UntranslatableCharacter) as exc:  # fmt: skip
                 log.info("%s: COPY refused the file (%s); re-reading it tolerantly", landed.path, exc)
         with readers.open_binary(landed.path) as f:
@@ -383,7 +383,7 @@ def _schema_problems(conn, plan: _Plan, path: str) -> str | None:
         parts.append(f"count({v}), count(*) filter (where {v} is not null and not pg_input_is_valid({v}, "
                      f"'{_PG_TYPES[c.type]}'))")  # fmt: skip
     row = conn.execute(
-        f"select {', '.join(parts)} from (select * from _landing l where _bad is null order by _rec limit 1000) l"
+        f"select {', '.join(parts)} from (select * from _landing l where _bad is null order by _rec limit 1000) l"  # noqa: E501
     ).fetchone()
     for i, c in enumerate(typed):
         seen, bad = row[2 * i], row[2 * i + 1]
@@ -411,7 +411,7 @@ def _record_schema(
     c = plan.contract
     for change, column, detail, cls in change_rows:
         conn.execute(
-            "insert into ops.schema_history (source, contract_version, file_id, change, column_name, detail, pii_class)"
+            "insert into ops.schema_history (source, contract_version, file_id, change, column_name, detail, pii_class)"  # noqa: E501
             " values (%s, %s, %s, %s, %s, %s, %s)",
             (c.source, c.version, file_id, change, column, detail, cls),
         )
@@ -442,7 +442,7 @@ def _validate(conn, plan: _Plan) -> int:
         "create temp table _bad (_rec bigint primary key, rule text, col text, msg text) on commit drop"
     )
     conn.execute(
-        "insert into _bad select _rec, split_part(_bad, ':', 1), null, _bad from _landing where _bad is not null"
+        "insert into _bad select _rec, split_part(_bad, ':', 1), null, _bad from _landing where _bad is not null"  # noqa: E501
     )
     cases = check_cases(plan)
     if cases:
@@ -524,7 +524,7 @@ def _insert_vault(conn, plan: _Plan, file_id: int) -> None:
         if col.pseudonym and plan.col(col.name):
             conn.execute(
                 f"insert into pii_vault.identifiers (kind, pseudonym, original) "
-                f"select %(kind)s, p, btrim(o) from _pm_{col.name} where p is not null on conflict do nothing",
+                f"select %(kind)s, p, btrim(o) from _pm_{col.name} where p is not null on conflict do nothing",  # noqa: E501
                 {"kind": col.identifier_kind or col.name},
             )
     params = {"file_id": file_id, "source": c.source}
@@ -620,7 +620,8 @@ def _copy_to_quarantine(landed: LandedFile, landing_url: str | None) -> str | No
 def _manifest_row(conn, landed: LandedFile, sha: str, version: str, status: str) -> int:
     row = conn.execute(
         """
-        insert into ops.file_manifest (source, path, partition_date, size_bytes, sha256, contract_version, status)
+        insert into ops.file_manifest (source, path, partition_date, size_bytes, sha256, contract_version,
+            status)
         values (%s, %s, %s, %s, %s, %s, %s)
         on conflict (source, path, sha256) do update set status = excluded.status, error = null
         returning file_id
@@ -647,7 +648,7 @@ def _finish(
         ),
     )
     conn.execute(
-        "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined, bytes, seconds)"
+        "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined, bytes, seconds)"  # noqa: E501
         " values (%s, %s, %s, %s, %s, %s, %s, %s)",
         (report.file_id, source, report.status, report.rows_read, report.rows_loaded, report.rows_quarantined,
          report.bytes, seconds),
@@ -731,7 +732,7 @@ def ingest_file(
         if problem:
             return _reject(conn, landed, contract, report, problem, began, landing_url)
         _classify_extras(conn, plan)
-        changes = [("added_column", h, "kept in _extra" if cls not in VAULT_CLASSES else "kept in pii_vault.extras",
+        changes = [("added_column", h, "kept in _extra" if cls not in VAULT_CLASSES else "kept in pii_vault.extras",  # noqa: E501
                     cls) for h, cls in plan.extras.items()]  # fmt: skip
         changes += [("missing_optional", c.name, "loaded as null", None)
                     for c in contract.columns if c.name not in plan.pos]  # fmt: skip
@@ -775,7 +776,7 @@ def _record_duplicate(params, landed, sha, contract, report: FileReport, began) 
             report.file_id = row[0]
             report.status = "duplicate"
             conn.execute(
-                "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined,"
+                "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined,"  # noqa: E501
                 " bytes, seconds) values (%s, %s, 'duplicate', 0, 0, 0, %s, %s)",
                 (report.file_id, contract.source, report.bytes, time.perf_counter() - began),
             )

@@ -31,7 +31,7 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"race|ethnic|religio|disab|health|salary|income|pay_?rate|sex\b|gender|marital", re.I),
      "sensitive"),
     (re.compile(r"zip|postcode|postal|city|location|region|state$|age", re.I), "quasi"),
-    (re.compile(r"(^|_)(user|employee|emp|person|member|student|manager|customer)_?(id|key|no|number)$", re.I),
+    (re.compile(r"(^|_)(user|employee|emp|person|member|student|manager|customer)_?(id|key|no|number)$", re.I),  # noqa: E501
      "identifier"),
     (re.compile(r"resume|cv|note|comment|text|description|bio", re.I), "free_text"),
 ]  # fmt: skip

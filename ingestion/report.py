@@ -8,7 +8,7 @@ from datetime import date
 
 @dataclass(frozen=True)
 class LandedFile:
-    """A file sitting in landing: `<landing>/<source>/<YYYY-MM-DD>/<name>` or `<landing>/reference/<source>/`."""
+    """A file sitting in landing: `<landing>/<source>/<YYYY-MM-DD>/<name>` or `<landing>/reference/<source>/`."""  # noqa: E501
 
     source: str
     path: str  # full fsspec path (protocol included for remote filesystems)

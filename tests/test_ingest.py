@@ -43,7 +43,7 @@ def table(params: PgParams, sql: str) -> list[tuple]:
 
 def test_contracts_match_raw_and_vault_tables(fresh_db):
     """Every contract's raw/vault columns exist with the load columns (the contract with dbt)."""
-    cols = table(fresh_db, "select table_schema || '.' || table_name, column_name from information_schema.columns "
+    cols = table(fresh_db, "select table_schema || '.' || table_name, column_name from information_schema.columns "  # noqa: E501
                            "where table_schema in ('raw', 'pii_vault')")  # fmt: skip
     have: dict[str, set[str]] = {}
     for t, c in cols:
@@ -66,20 +66,23 @@ def test_exactly_once_rerun_redelivery_and_correction(fresh_db, tmp_path):
     }
     first = ingestion.ingest_partition(fresh_db, "interaction_events", str(landing), D1, D2, KEY)
     assert (first.rows_read, first.rows_loaded, first.rows_quarantined) == (150, 150, 0) and first.balanced
-    snapshot = table(fresh_db, "select event_id, user_key, occurred_at, _file_id, _line from raw.interaction_events "
+    snapshot = table(fresh_db, "select event_id, user_key, occurred_at, _file_id, _line from raw.interaction_events "  # noqa: E501
                                "order by event_id")  # fmt: skip
     assert ingestion.pending_files(fresh_db, str(landing)) == []
 
     # re-run of the same partitions: nothing loads twice, raw is identical
     again = ingestion.ingest_partition(fresh_db, "interaction_events", str(landing), D1, D2, KEY)
     assert [f.status for f in again.files] == ["duplicate", "duplicate"] and again.rows_loaded == 0
-    assert table(fresh_db, "select event_id, user_key, occurred_at, _file_id, _line from raw.interaction_events "
+    assert table(fresh_db, "select event_id, user_key, occurred_at, _file_id, _line from raw.interaction_events "  # noqa: E501
                            "order by event_id") == snapshot  # fmt: skip
 
     # the same bytes delivered again under a new name: a duplicate
     put(landing, "interaction_events", D1, "a-copy.csv", events(range(0, 100)))
     redelivered = ingestion.ingest_partition(fresh_db, "interaction_events", str(landing), D1, D1, KEY)
-    assert {Path(f.path).name: f.status for f in redelivered.files} == {"a-copy.csv": "duplicate", "a.csv": "duplicate"}
+    assert {Path(f.path).name: f.status for f in redelivered.files} == {
+        "a-copy.csv": "duplicate",
+        "a.csv": "duplicate",
+    }
 
     # a corrected file under the same path replaces the old version's rows (no double counting)
     put(landing, "interaction_events", D2, "b.csv", events(range(100, 140), D2))
@@ -103,7 +106,10 @@ def test_jsonl_and_parquet(fresh_db, tmp_path):
     rows = [{"event_id": f"j{i}", "user_id": f"u{i}", "event_type": "module_progress", "item_type": "module",
              "item_id": "m1", "occurred_at": "2026-03-01T09:00:00Z", "duration_s": 60, "progress_pct": 12.5,
              "session_id": None} for i in range(3)]  # fmt: skip
-    lines = [json.dumps(r) for r in rows] + ["{not json", json.dumps({**rows[0], "event_id": "j9", "progress_pct": "x"})]
+    lines = [json.dumps(r) for r in rows] + [
+        "{not json",
+        json.dumps({**rows[0], "event_id": "j9", "progress_pct": "x"}),
+    ]
     put(landing, "interaction_events", D1, "a.jsonl", "\n".join(lines) + "\n")
     table_pa = pa.Table.from_pylist([{**r, "event_id": "p" + r["event_id"]} for r in rows])
     folder = landing / "interaction_events" / D1.isoformat()
@@ -114,7 +120,9 @@ def test_jsonl_and_parquet(fresh_db, tmp_path):
     assert (by["b.parquet"].rows_loaded, by["b.parquet"].rows_quarantined) == (3, 0)
     q = table(fresh_db, "select line, rule from ops.quarantine order by line")
     assert q == [(4, "json_syntax"), (5, "type")]
-    got = table(fresh_db, "select progress_pct, duration_s from raw.interaction_events where event_id = 'pj1'")
+    got = table(
+        fresh_db, "select progress_pct, duration_s from raw.interaction_events where event_id = 'pj1'"
+    )
     assert got == [(12.5, 60)] or float(got[0][0]) == 12.5
 
 
@@ -147,7 +155,9 @@ def test_pii_pseudonyms_redaction_vault_and_analyst_role(fresh_db, tmp_path):
     assert hr == (pii.pseudonym("E1", KEY), user_key, pii.pseudonym("E9", KEY), "35-44")
     vault = table(fresh_db, "select full_name, date_of_birth::text, zip from pii_vault.hris_employees")[0]
     assert vault == ("Jane Q. Doe", "1990-05-01", "02134")
-    assert ("user", user_key, "user-42") in table(fresh_db, "select kind, pseudonym, original from pii_vault.identifiers")
+    assert ("user", user_key, "user-42") in table(
+        fresh_db, "select kind, pseudonym, original from pii_vault.identifiers"
+    )
 
     # the analyst role: a real login reads raw and ops, and is refused the vault
     analyst = PgParams(fresh_db.host, fresh_db.port, "kairoo_analyst", "", fresh_db.dbname)
@@ -173,7 +183,10 @@ def test_redaction_patterns_in_sql_and_python(fresh_db):
         assert conn.execute("select ops.redact_pii('Anna Smith met ANNA', 'Smith, Anna')").fetchone()[0] == (
             "[NAME] [NAME] met [NAME]"
         )
-        assert conn.execute("select ops.redact_pii('lives at 12 Baker Street.')").fetchone()[0] == "lives at [ADDRESS]"
+        assert (
+            conn.execute("select ops.redact_pii('lives at 12 Baker Street.')").fetchone()[0]
+            == "lives at [ADDRESS]"
+        )
 
 
 def test_reference_snapshots_latest_wins_and_onet(fresh_db, tmp_path):
@@ -181,7 +194,7 @@ def test_reference_snapshots_latest_wins_and_onet(fresh_db, tmp_path):
     header = "module_id,title,provider,skills,level,duration_hours"
     put(landing, "learning_modules", None, "2026-02-01.csv", f"{header}\nm1,Old,X,SQL,beginner,2\n")
     put(landing, "learning_modules", None, "2026-03-01.csv",
-        f"{header}\nm1,SQL basics,X,SQL,beginner,2\nm2,Python,Y,Python,expert,3\nm3,Stats,Y,,advanced,4\n")  # fmt: skip
+        f"{header}\nm1,SQL basics,X,SQL,beginner,2\nm2,Python,Y,Python,expert,3\nm3,Stats,Y,,advanced,4\n")  # fmt: skip  # noqa: E501
     reports = {r.source: r for r in ingestion.ingest_reference(fresh_db, str(landing), KEY)}
     lm = reports["learning_modules"]
     assert (lm.rows_read, lm.rows_loaded, lm.rows_quarantined) == (3, 2, 1)

@@ -37,13 +37,25 @@ def test_fault_suite(fresh_db, tmp_path):
     good = "\n".join([HEADER, *(ev(i) for i in range(1, 6))]) + "\n"
     files = {
         "01_good.csv": good,
-        "02_broken_quoting.csv": "\n".join([HEADER, ev(10), 'e11,u1,job_view,job,"j11,2026-03-01T10:00:00Z,5,,s',
-                                           ev(12), ev(13)]) + "\n",  # fmt: skip
-        "03_wrong_encoding.csv": ("\n".join([HEADER, ev(20), ev(21, item_id="caf\xe9")]) + "\n").encode("latin-1"),
-        "04_missing_required_column.csv": "event_id,user_id,event_type,item_type,item_id\ne30,u1,job_view,job,j1\n",
-        "05_extra_columns.csv": "\n".join([HEADER + ",channel,contact_email",
-                                          *(ev(i) + f",web,person{i}@example.com" for i in range(40, 45))]) + "\n",
-        "06_type_errors.csv": "\n".join([HEADER, ev(50, duration_s="abc"), ev(51, progress_pct="lots"), ev(52)]) + "\n",
+        "02_broken_quoting.csv": "\n".join(
+            [HEADER, ev(10), 'e11,u1,job_view,job,"j11,2026-03-01T10:00:00Z,5,,s', ev(12), ev(13)]
+        )
+        + "\n",
+        "03_wrong_encoding.csv": ("\n".join([HEADER, ev(20), ev(21, item_id="caf\xe9")]) + "\n").encode(
+            "latin-1"
+        ),
+        "04_missing_required_column.csv": "event_id,user_id,event_type,item_type,item_id\ne30,u1,job_view,job,j1\n",  # noqa: E501
+        "05_extra_columns.csv": "\n".join(
+            [
+                HEADER + ",channel,contact_email",
+                *(ev(i) + f",web,person{i}@example.com" for i in range(40, 45)),
+            ]
+        )
+        + "\n",
+        "06_type_errors.csv": "\n".join(
+            [HEADER, ev(50, duration_s="abc"), ev(51, progress_pct="lots"), ev(52)]
+        )
+        + "\n",
         "07_duplicates_within.csv": "\n".join([HEADER, ev(60), ev(60), ev(61)]) + "\n",
         "08_duplicates_across.csv": "\n".join([HEADER, ev(1), ev(70)]) + "\n",  # e1 is in 01_good
         "09_empty.csv": "",
@@ -51,10 +63,14 @@ def test_fault_suite(fresh_db, tmp_path):
         "10b_truncated_fits.csv": "\n".join([HEADER, ev(85), ev(86)])[:-3],  # cut inside the last field
         "11_future.csv": "\n".join([HEADER, ev(90, occurred_at="2999-01-01T00:00:00Z"), ev(91)]) + "\n",
         "12_huge_field.csv": "\n".join([HEADER, ev(100, session_id="x" * 2_000_000), ev(101)]) + "\n",
-        "13_unparsable_timestamp.csv": "\n".join([HEADER, ev(110, occurred_at="yesterday-ish"), ev(111)]) + "\n",
-        "14_bad_enum_and_missing_value.csv": "\n".join([HEADER, ev(120, event_type="job_like"), ev(121, user_id=""),
-                                                       ev(122)]) + "\n",  # fmt: skip
-        "15_incompatible_type.csv": "\n".join([HEADER, *(ev(i, duration_s="long") for i in range(130, 145))]) + "\n",
+        "13_unparsable_timestamp.csv": "\n".join([HEADER, ev(110, occurred_at="yesterday-ish"), ev(111)])
+        + "\n",
+        "14_bad_enum_and_missing_value.csv": "\n".join(
+            [HEADER, ev(120, event_type="job_like"), ev(121, user_id=""), ev(122)]
+        )
+        + "\n",
+        "15_incompatible_type.csv": "\n".join([HEADER, *(ev(i, duration_s="long") for i in range(130, 145))])
+        + "\n",
         "16_redelivered.csv": good,  # the same bytes as 01 under another name
         "17_header_only.csv": HEADER + "\n",
     }
@@ -88,23 +104,43 @@ def test_fault_suite(fresh_db, tmp_path):
         rej = by["04_missing_required_column.csv"]
         assert rej.status == "rejected" and "04_missing_required_column.csv" in rej.error
         assert "occurred_at" in rej.error and "missing_required_column" in rej.error
-        assert (landing / "_quarantine" / "interaction_events" / DAY.isoformat() / "04_missing_required_column.csv").exists()
+        assert (
+            landing
+            / "_quarantine"
+            / "interaction_events"
+            / DAY.isoformat()
+            / "04_missing_required_column.csv"
+        ).exists()
         assert rej.rows_read == rej.rows_quarantined == 1
         # extra columns: accepted; the harmless one in _extra, the e-mail one only in the vault
         assert by["05_extra_columns.csv"].rows_loaded == 5
         extra = conn.execute("select _extra from raw.interaction_events where event_id = 'e40'").fetchone()[0]
         assert extra == {"channel": "web"}
-        hist = dict(conn.execute("select column_name, pii_class from ops.schema_history where change = 'added_column'"))
+        hist = dict(
+            conn.execute(
+                "select column_name, pii_class from ops.schema_history where change = 'added_column'"
+            )
+        )
         assert hist == {"channel": "none", "contact_email": "direct"}
-        assert conn.execute("select count(*) from pii_vault.extras where payload ? 'contact_email'").fetchone()[0] == 5
+        assert (
+            conn.execute("select count(*) from pii_vault.extras where payload ? 'contact_email'").fetchone()[
+                0
+            ]
+            == 5
+        )
         assert report.pii_columns["contact_email"] == "direct"
         # type errors
-        assert {(r[1], r[2]) for r in rules("06_type_errors.csv")} == {("type", "duration_s"), ("type", "progress_pct")}
+        assert {(r[1], r[2]) for r in rules("06_type_errors.csv")} == {
+            ("type", "duration_s"),
+            ("type", "progress_pct"),
+        }
         # duplicates within a file and across files
         dup_in = rules("07_duplicates_within.csv")
         assert [(r[0], r[1]) for r in dup_in] == [(3, "duplicate_key")] and "of line 2" in dup_in[0][3]
         dup_across = rules("08_duplicates_across.csv")
-        assert [(r[0], r[1]) for r in dup_across] == [(2, "duplicate_key")] and "already loaded" in dup_across[0][3]
+        assert [(r[0], r[1]) for r in dup_across] == [
+            (2, "duplicate_key")
+        ] and "already loaded" in dup_across[0][3]
         # empty and header-only files
         assert by["09_empty.csv"].status == "empty" and by["09_empty.csv"].rows_read == 0
         assert by["17_header_only.csv"].status == "loaded" and by["17_header_only.csv"].rows_read == 0
@@ -116,7 +152,9 @@ def test_fault_suite(fresh_db, tmp_path):
         huge = rules("12_huge_field.csv")
         assert [(r[1], r[2]) for r in huge] == [("max_length", "session_id")]
         assert by["12_huge_field.csv"].rows_loaded == 1
-        assert [(r[1], r[2]) for r in rules("13_unparsable_timestamp.csv")] == [("timestamp_unparsable", "occurred_at")]
+        assert [(r[1], r[2]) for r in rules("13_unparsable_timestamp.csv")] == [
+            ("timestamp_unparsable", "occurred_at")
+        ]
         assert {(r[1], r[2]) for r in rules("14_bad_enum_and_missing_value.csv")} == {
             ("enum", "event_type"),
             ("missing_required", "user_id"),

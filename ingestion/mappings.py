@@ -1,0 +1,224 @@
+"""Mappings: how an outside file's columns become a source contract's columns.
+
+Onboarding a new source means writing a mapping (YAML under `ingestion/mappings/`), not a loader: the
+mapping turns the outside file into a landing file in contract shape, and the one generic loader does
+the rest (contract checks, quarantine, PII, exactly-once). A mapping names its target source, how to
+read the file, an optional row filter, and one rule per target column:
+
+    from: Col            copy a column (strip: true, fix_mojibake: true, map: {a: b}, default: ...)
+    const: value         a constant
+    hash: [ColA, ColB]   a stable id from the listed values (prefix: ...); identical rows get equal ids,
+                         so exact duplicates surface as duplicate keys in quarantine
+    row_id: prefix       prefix + record number (for rows that are legitimately identical)
+    skills: [ColA, ...]  canonical O*NET skill names found in the text (taxonomy.extract_skills), `;`-joined
+    fn: name             a named transform below with `args` (dates in US formats, durations, ...)
+
+The adapters run in pandas: they exist for the small public files in ../shared/data. Production
+sources deliver in contract shape (or through a mapping on a streaming reader, same rules).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from ingestion.contracts import load_contract
+
+MAPPING_DIR = Path(__file__).resolve().parent / "mappings"
+
+_MOJIBAKE = re.compile(r"[\u00c2-\u00f4][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u20ac\u2122]+")
+# cp1252 encodes some C1 positions as these characters; map them back to their byte when re-encoding.
+_CP1252 = {
+    ch: bytes([b]) for b in range(0x80, 0xA0) for ch in [bytes([b]).decode("cp1252", errors="ignore")] if ch
+}
+
+
+def fix_mojibake(text: str) -> str:
+    """Undo UTF-8 read as Latin-1/cp1252 (`NaÃ¯ve` → `Naïve`); leaves text that does not decode alone."""
+    if not isinstance(text, str) or ("Ã" not in text and "Â" not in text and "â" not in text):
+        return text
+
+    def repair(m: re.Match[str]) -> str:
+        raw = b"".join(_CP1252.get(ch) or ch.encode("latin-1", errors="strict") for ch in m.group(0))
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return m.group(0)
+
+    try:
+        return _MOJIBAKE.sub(repair, text)
+    except UnicodeEncodeError:
+        return text
+
+
+def us_date(value, pivot_year: int = 2026) -> str | None:
+    """`07/10/1983`, `3/30/2015` or `09/19/88` → ISO date; two-digit years never land in the future."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip():
+        return None
+    s = str(value).strip()
+    for fmt in ("%m/%d/%Y", "%m/%d/%y"):
+        try:
+            d = datetime.strptime(s, fmt).date()
+        except ValueError:
+            continue
+        if fmt == "%m/%d/%y" and d.year > pivot_year:
+            d = d.replace(year=d.year - 100)
+        return d.isoformat()
+    return s  # unparsable: the contract check quarantines it with the value shown
+
+
+def oulad_time(presentation: str, day_offset) -> str | None:
+    """OULAD days are relative to the presentation start (`2013J` = October 2013, `2014B` = February 2014)."""
+    try:
+        offset = int(str(day_offset).strip())
+    except ValueError:
+        return str(day_offset)  # '?' stays visible and is quarantined as an unparsable timestamp
+    year, term = int(presentation[:4]), presentation[4:]
+    start = date(year, 10, 1) if term == "J" else date(year, 2, 1)
+    return f"{start + timedelta(days=offset)}T12:00:00Z"
+
+
+def coursera_hours(value) -> float | None:
+    """`1 - 3 Months` → hours at 10 h/week (midpoint); `Less Than 2 Hours` → 2."""
+    s = str(value or "").strip().lower()
+    nums = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", s)]
+    if not nums:
+        return None
+    mid = sum(nums) / len(nums)
+    if "month" in s:
+        return round(mid * 4.345 * 10, 1)
+    if "week" in s:
+        return round(mid * 10, 1)
+    return mid
+
+
+def _norm_space(value) -> str | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return re.sub(r"\s+", " ", str(value)).strip() or None
+
+
+FUNCTIONS: dict[str, Callable] = {
+    "us_date": us_date,
+    "oulad_time": oulad_time,
+    "coursera_hours": coursera_hours,
+    "normalize_space": _norm_space,
+    "zip5": lambda v: None if pd.isna(v) or str(v).strip() == "" else str(int(float(v))).zfill(5),
+    "divide": lambda v, by: None if pd.isna(v) or str(v).strip() == "" else round(float(v) / float(by), 2),
+    "concat": lambda *vals, sep="-": sep.join(str(v).strip() for v in vals),
+}
+
+
+@cache
+def load_mapping(name: str) -> dict:
+    path = MAPPING_DIR / f"{name}.yaml"
+    if not path.exists():
+        raise ValueError(f"no mapping {name!r} ({path})")
+    return yaml.safe_load(path.read_text())
+
+
+def all_mappings() -> list[str]:
+    return sorted(p.stem for p in MAPPING_DIR.glob("*.yaml"))
+
+
+def _stable_id(values: list, prefix: str) -> str:
+    joined = "\x1f".join("" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in values)
+    return prefix + hashlib.sha1(joined.encode()).hexdigest()[:16]
+
+
+def _column(frame: pd.DataFrame, rule: dict, target: str) -> pd.Series:
+    n = len(frame)
+    if "const" in rule:
+        return pd.Series([rule["const"]] * n, index=frame.index, dtype=object)
+    if "row_id" in rule:
+        return pd.Series([f"{rule['row_id']}{i + 1}" for i in range(n)], index=frame.index, dtype=object)
+    if "hash" in rule:
+        cols = rule["hash"]
+        return pd.Series(
+            [_stable_id(list(vals), rule.get("prefix", "")) for vals in frame[cols].itertuples(index=False)],
+            index=frame.index,
+            dtype=object,
+        )
+    if "skills" in rule:
+        from taxonomy import extract_skills_many
+
+        texts = frame[rule["skills"]].fillna("").astype(str).agg("\n".join, axis=1).map(fix_mojibake)
+        return pd.Series(
+            [";".join(s) for s in extract_skills_many(list(texts))], index=frame.index, dtype=object
+        )
+    if "fn" in rule:
+        fn = FUNCTIONS[rule["fn"]]
+        args = rule.get("args", [])
+        kwargs = rule.get("kwargs", {})
+        cols = [frame[a] if isinstance(a, str) and a in frame.columns else a for a in args]
+        series = [c if isinstance(c, pd.Series) else pd.Series([c] * n, index=frame.index) for c in cols]
+        return pd.Series(
+            [fn(*vals, **kwargs) for vals in zip(*series, strict=True)], index=frame.index, dtype=object
+        )
+    if "from" in rule:
+        s = frame[rule["from"]].astype(object)
+        if rule.get("strip"):
+            s = s.map(_norm_space)
+        if rule.get("fix_mojibake"):
+            s = s.map(fix_mojibake)
+        if "map" in rule:
+            mapping = {str(k): v for k, v in rule["map"].items()}
+            default = rule.get("default", "__keep__")
+            s = s.map(lambda v: mapping.get(str(v), v if default == "__keep__" else default))
+        if rule.get("lower"):
+            s = s.map(lambda v: v.lower() if isinstance(v, str) else v)
+        return s
+    raise ValueError(f"mapping rule for {target!r} has no known operation: {rule}")
+
+
+def apply_mapping(name: str, files: dict[str, Path]) -> pd.DataFrame:
+    """The outside file(s) as a frame with exactly the target contract's columns (unmapped ones empty)."""
+    spec = load_mapping(name)
+    read = spec.get("read", {})
+    main = files[spec.get("input", "main")]
+    frame = pd.read_csv(
+        main, dtype=str, keep_default_na=False, na_values=[""], encoding=read.get("encoding", "utf-8-sig")
+    )
+    frame.columns = [c.strip() for c in frame.columns]
+    for column, allowed in (spec.get("where") or {}).items():
+        frame = frame[frame[column].isin([str(a) for a in allowed])]
+    contract = load_contract(spec["target"])
+    out = pd.DataFrame(index=frame.index)
+    for target in contract.names:
+        rule = spec["columns"].get(target)
+        out[target] = _column(frame, rule, target) if rule is not None else None
+    unknown = set(spec["columns"]) - set(contract.names)
+    if unknown:
+        raise ValueError(f"mapping {name}: columns not in contract {spec['target']}: {sorted(unknown)}")
+    return out.reset_index(drop=True)
+
+
+def land_mapped(name: str, files: dict[str, Path] | Path, landing_url: str, day: date | None = None) -> str:
+    """Write the mapped file into landing (`<source>/<day>/` or `reference/<source>/`); return its path."""
+    import fsspec
+
+    from ingestion.readers import landing_fs
+
+    if isinstance(files, Path):
+        files = {"main": files}
+    spec = load_mapping(name)
+    frame = apply_mapping(name, files)
+    contract = load_contract(spec["target"])
+    fs, root = landing_fs(landing_url)
+    folder = (
+        f"{root}/reference/{contract.source}" if contract.reference else f"{root}/{contract.source}/{day}"
+    )
+    fs.makedirs(folder, exist_ok=True)
+    path = f"{folder}/{name}.csv"
+    with fsspec.open(
+        fs.unstrip_protocol(path) if fs.protocol not in ("file", ("file", "local")) else path, "w"
+    ) as f:
+        frame.to_csv(f, index=False)
+    return path
