@@ -139,10 +139,14 @@ def generate(config: GeneratorConfig) -> GenerationReport:
         new_jobs = np.flatnonzero(world.j_day == d)
         files = fault_mod.DayFiles(landing, day)
         if "resumes" in sources and len(new_users):
-            recs = resume_records(world, names, new_users, day, config.seed)
             path = _folder(landing, "resumes", day) / "resumes.jsonl"
-            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
-            report.files.append(FileRecord("resumes", day, _rel(landing, path), len(recs), "jsonl"))
+            encode = json.JSONEncoder(ensure_ascii=False).encode
+            with path.open("w", encoding="utf-8") as out:
+                # Chunks of 10k: memory stays flat at tier M/L (100k–1M resumes on the first day).
+                for a in range(0, len(new_users), 10_000):
+                    recs = resume_records(world, names, new_users[a : a + 10_000], day, config.seed)
+                    out.write("".join(encode(r) + "\n" for r in recs))
+            report.files.append(FileRecord("resumes", day, _rel(landing, path), len(new_users), "jsonl"))
             files.resumes = path
         if "job_postings" in sources and len(new_jobs):
             import pandas as pd

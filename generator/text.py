@@ -98,70 +98,94 @@ def _person(rng: np.random.Generator, gender: int) -> tuple[str, str]:
     return str(pool[rng.integers(len(pool))]), str(LAST[rng.integers(len(LAST))])
 
 
-def _clock(rng: np.random.Generator, day: date) -> str:
-    s = int(rng.integers(0, 86_400))
-    return f"{day.isoformat()}T{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}Z"
+def _clocks(rng: np.random.Generator, day: date, n: int) -> list[str]:
+    secs = rng.integers(0, 86_400, size=n).tolist()
+    d = day.isoformat()
+    return [f"{d}T{x // 3600:02d}:{x // 60 % 60:02d}:{x % 60:02d}Z" for x in secs]
+
+
+def _names(rng: np.random.Generator, genders: np.ndarray) -> tuple[list[str], list[str]]:
+    """First and last names: the first-name pool follows gender (both pools for non-binary people)."""
+    r = rng.random(len(genders))
+    f = np.array(FIRST_F)[(r * len(FIRST_F)).astype(int)]
+    m = np.array(FIRST_M)[(r * len(FIRST_M)).astype(int)]
+    pick_f = (genders == 0) | ((genders == 2) & (rng.random(len(genders)) < 0.5))
+    first = np.where(pick_f, f, m).tolist()
+    last = np.array(LAST)[rng.integers(0, len(LAST), len(genders))].tolist()
+    return first, last
 
 
 def resume_records(world: World, names: Names, users: np.ndarray, day: date, seed: int) -> list[dict]:
-    """One resume per user in `users` (their arrival day is `day`)."""
+    """One resume per user in `users` (their arrival day is `day`).
+
+    Random draws are vectorised per call (seeded by the first user), the loop only formats strings:
+    100k resumes take a few seconds, not half a minute.
+    """
+    n = len(users)
+    if n == 0:
+        return []
+    rng = np.random.default_rng([seed, 200, int(users[0]), n])
+    first, last = _names(rng, world.u_gender[users])
+    occ = world.u_occ[users]
+    level = world.u_level[users].astype(int)
+    n_titles = np.array([len(names.occ_titles[o]) for o in occ])
+    title_pick = (rng.random(n) * n_titles).astype(int).tolist()
+    hi = np.array([AGE_RANGE[a][1] for a in world.u_age[users]])
+    years = np.clip(np.array([YEARS_BASE[x] for x in level]) + rng.normal(0, 2, n), 0, hi - 18).tolist()
+    area = rng.integers(200, 990, n).tolist()
+    line = rng.integers(0, 100, n).tolist()
+    house = rng.integers(10, 9900, n).tolist()
+    street = np.array(STREETS)[rng.integers(0, len(STREETS), n)].tolist()
+    kind = np.array(STREET_KIND)[rng.integers(0, len(STREET_KIND), n)].tolist()
+    zip2 = rng.integers(0, 100, n).tolist()
+    company = np.array(COMPANIES)[rng.integers(0, len(COMPANIES), n)].tolist()
+    stamps = _clocks(rng, day, n)
     out = []
-    for u in users:
-        u = int(u)
-        rng = np.random.default_rng([seed, 200, u])
-        first, last = _person(rng, int(world.u_gender[u]))
+    for k, u in enumerate(users.tolist()):
+        o, lv = int(occ[k]), int(level[k])
         city, state, region, zip3, _ = CITIES[int(world.u_city[u])]
-        level = int(world.u_level[u])
-        occ = int(world.u_occ[u])
-        titles = names.occ_titles[occ]
-        role = str(titles[rng.integers(len(titles))])
-        headline = f"{SENIORITY[level]} {role}".strip()
-        sk = world.u_skill[u][world.u_listed[u]]
-        sk = sk[sk >= 0]
-        skill_names = [names.skill[s] for s in sk]
-        forms = [names.surface[s] for s in sk]
-        hi = AGE_RANGE[int(world.u_age[u])][1]
-        years = float(np.clip(YEARS_BASE[level] + rng.normal(0, 2), 0, hi - 18))
-        email = f"{first}.{last}{u % 1000}@example.{('com', 'org', 'net')[u % 3]}".lower().replace("'", "")
-        phone = f"({rng.integers(200, 990)}) 555-01{rng.integers(0, 100):02d}"
-        url = f"https://www.linkedin.com/in/{first.lower()}-{last.lower().replace(chr(39), '')}-{u:x}"
-        street = (
-            f"{rng.integers(10, 9900)} {STREETS[rng.integers(len(STREETS))]} {STREET_KIND[rng.integers(8)]}"
-        )
-        address = f"{street}, {city}, {state} {zip3}{rng.integers(0, 100):02d}"
-        company = COMPANIES[rng.integers(len(COMPANIES))]
+        role = names.occ_titles[o][title_pick[k]]
+        headline = f"{SENIORITY[lv]} {role}".strip()
+        row = world.u_skill[u]
+        sk = row[world.u_listed[u] & (row >= 0)].tolist()
+        forms = [names.surface[x] for x in sk]
+        fn, ln, yrs = first[k], last[k], years[k]
+        email = f"{fn}.{ln}{u % 1000}@example.{('com', 'org', 'net')[u % 3]}".lower().replace("'", "")
+        phone = f"({area[k]}) 555-01{line[k]:02d}"
+        url = f"https://www.linkedin.com/in/{fn.lower()}-{ln.lower().replace(chr(39), '')}-{u:x}"
+        address = f"{house[k]} {street[k]} {kind[k]}, {city}, {state} {zip3}{zip2[k]:02d}"
         half = max(1, len(forms) // 2)
         bullets = "\n".join(
             f"- Used {a} and {b} to deliver results for the team."
             for a, b in zip(forms[:half:2], forms[1:half:2] or forms[:1], strict=False)
         )
-        desc = names.occ_desc[occ].split(". ")[0].rstrip(".")
+        desc = names.occ_desc[o].split(". ")[0].rstrip(".")
         text = (
-            f"{first} {last}\n{headline}\n{address} | {phone} | {email}\n{url}\n\n"
-            f"SUMMARY\n{headline} with {years:.0f} years of experience. {desc}.\n\n"
+            f"{fn} {ln}\n{headline}\n{address} | {phone} | {email}\n{url}\n\n"
+            f"SUMMARY\n{headline} with {yrs:.0f} years of experience. {desc}.\n\n"
             f"SKILLS\n{', '.join(forms)}\n\n"
-            f"EXPERIENCE\n{role} at {company}, {city}, {state} "
-            f"({day.year - max(1, round(years))}–present)\n{bullets}\n\n"
-            f"EDUCATION\n{EDUCATION[level]}\n\nContact me at {email} or {phone}."
+            f"EXPERIENCE\n{role} at {company[k]}, {city}, {state} "
+            f"({day.year - max(1, round(yrs))}–present)\n{bullets}\n\n"
+            f"EDUCATION\n{EDUCATION[lv]}\n\nContact me at {email} or {phone}."
         )
         out.append(
             {
                 "resume_id": f"r{u:07d}",
                 "user_id": f"u{u:07d}",
-                "full_name": f"{first} {last}",
+                "full_name": f"{fn} {ln}",
                 "email": email,
                 "phone": phone,
                 "headline": headline,
-                "category": CATEGORIES[int(world.occ_cat[occ])],
+                "category": CATEGORIES[int(world.occ_cat[o])],
                 "resume_text": text,
-                "skills": ";".join(skill_names),
-                "years_experience": round(years, 1),
-                "education_level": EDUCATION[level],
+                "skills": ";".join(names.skill[x] for x in sk),
+                "years_experience": round(yrs, 1),
+                "education_level": EDUCATION[lv],
                 "location": f"{city}, {state}",
                 "region": region,
                 "gender": GENDERS[int(world.u_gender[u])],
                 "age_band": AGE_BANDS[int(world.u_age[u])],
-                "submitted_at": _clock(rng, day),
+                "submitted_at": stamps[k],
             }
         )
     return out
@@ -181,43 +205,49 @@ def _salary(rng: np.random.Generator, level: int) -> str:
 
 
 def job_records(world: World, names: Names, jobs: np.ndarray, day: date, seed: int) -> list[dict]:
-    """One posting per job in `jobs` (posted on `day`)."""
+    """One posting per job in `jobs` (posted on `day`); draws vectorised per call like resumes."""
+    n = len(jobs)
+    if n == 0:
+        return []
+    rng = np.random.default_rng([seed, 300, int(jobs[0]), n])
+    occ = world.j_occ[jobs]
+    n_titles = np.array([len(names.occ_titles[o]) for o in occ])
+    title_pick = (rng.random(n) * n_titles).astype(int).tolist()
+    company = np.array(COMPANIES)[rng.integers(0, len(COMPANIES), n)].tolist()
+    year_shift = rng.integers(-1, 2, n).tolist()
+    stamps = _clocks(rng, day, n)
     out = []
-    for j in jobs:
-        j = int(j)
-        rng = np.random.default_rng([seed, 300, j])
-        occ = int(world.j_occ[j])
+    for k, j in enumerate(jobs.tolist()):
+        o = int(occ[k])
         level = int(world.j_level[j])
-        titles = names.occ_titles[occ]
-        title = f"{SENIORITY[level]} {titles[rng.integers(len(titles))]}".strip()
-        company = COMPANIES[rng.integers(len(COMPANIES))]
+        title = f"{SENIORITY[level]} {names.occ_titles[o][title_pick[k]]}".strip()
         c = int(world.j_city[j])
-        location, region = (
-            ("Remote (US)", "Remote") if c < 0 else (f"{CITIES[c][0]}, {CITIES[c][1]}", CITIES[c][2])
-        )
-        sk = world.j_skill[j][world.j_skill[j] >= 0]
-        req = [names.skill[s] for s in sk]
-        core = [names.surface[s] for s in sk if world.skill_kind[s] != "technology"]
-        tech = [names.surface[s] for s in sk if world.skill_kind[s] == "technology"]
-        years = max(0, int(YEARS_BASE[level] + rng.integers(-1, 2)))
+        if c < 0:
+            location, region = "Remote (US)", "Remote"
+        else:
+            location, region = f"{CITIES[c][0]}, {CITIES[c][1]}", CITIES[c][2]
+        sk = [x for x in world.j_skill[j].tolist() if x >= 0]
+        core = [names.surface[x] for x in sk if world.skill_kind[x] != "technology"]
+        tech = [names.surface[x] for x in sk if world.skill_kind[x] == "technology"]
+        years = max(0, int(YEARS_BASE[level]) + year_shift[k])
         out.append(
             {
                 "job_id": f"j{j:06d}",
                 "title": title,
-                "company": company,
-                "category": CATEGORIES[int(world.occ_cat[occ])],
+                "company": company[k],
+                "category": CATEGORIES[int(world.occ_cat[o])],
                 "location": location,
                 "region": region,
-                "description": f"{company} is hiring a {title} ({location}). {names.occ_desc[occ]}",
-                "responsibilities": "\n".join(f"Apply {s.lower()} in day-to-day work." for s in core[:4]),
+                "description": f"{company[k]} is hiring a {title} ({location}). {names.occ_desc[o]}",
+                "responsibilities": "\n".join(f"Apply {x.lower()} in day-to-day work." for x in core[:4]),
                 "min_qualifications": f"{EDUCATION[level]} or equivalent experience.\n"
                 f"{years}+ years of relevant experience.\nStrong {', '.join(core[:3]).lower()}.",
                 "preferred_qualifications": f"Experience with {', '.join(tech)}." if tech else "",
                 "salary_text": _salary(rng, level),
-                "required_skills": ";".join(req),
+                "required_skills": ";".join(names.skill[x] for x in sk),
                 "job_level": level,
-                "onet_soc_code": str(world.occ_soc[occ]),
-                "posted_at": _clock(rng, day),
+                "onet_soc_code": str(world.occ_soc[o]),
+                "posted_at": stamps[k],
             }
         )
     return out

@@ -250,9 +250,14 @@ def _user_skills(rng, imp, occ_w, is_tech, u_occ, u_level, chunk: int = 20_000):
         p = p + 0.08 * (imp[occ] > 0.5) * (~is_tech)  # some generic-but-important skills get listed too
         p = p + 0.004  # stray skills from hobbies and past jobs
         has = rng.random((b - a, v), dtype=np.float32) < p
-        strength = np.where(has, np.clip(w + rng.normal(0, 0.15, size=(b - a, v)), 0.05, 1.0), -1.0)
-        top = np.argsort(-strength, axis=1)[:, :S_MAX]
-        top_strength = np.take_along_axis(strength, top, axis=1)
+        noise = rng.standard_normal((b - a, v), dtype=np.float32) * np.float32(0.15)
+        strength = np.where(has, np.clip(w + noise, 0.05, 1.0), np.float32(-1.0))
+        # Strongest S_MAX per user: partition first (linear), then sort only those.
+        part = np.argpartition(-strength, S_MAX - 1, axis=1)[:, :S_MAX]
+        part_strength = np.take_along_axis(strength, part, axis=1)
+        order = np.argsort(-part_strength, axis=1, kind="stable")
+        top = np.take_along_axis(part, order, axis=1)
+        top_strength = np.take_along_axis(part_strength, order, axis=1)
         ok = top_strength > 0
         skill[a:b] = np.where(ok, top, -1)
         prof[a:b] = np.where(ok, top_strength, 0).astype(np.float16)
