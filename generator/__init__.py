@@ -144,14 +144,14 @@ def generate(config: GeneratorConfig) -> GenerationReport:
             with path.open("w", encoding="utf-8") as out:
                 # Chunks of 10k: memory stays flat at tier M/L (100k–1M resumes on the first day).
                 for a in range(0, len(new_users), 10_000):
-                    recs = resume_records(world, names, new_users[a : a + 10_000], day, config.seed)
+                    recs = resume_records(world, names, new_users[a : a + 10_000], day, config.seed, d == 0)
                     out.write("".join(encode(r) + "\n" for r in recs))
             report.files.append(FileRecord("resumes", day, _rel(landing, path), len(new_users), "jsonl"))
             files.resumes = path
         if "job_postings" in sources and len(new_jobs):
             import pandas as pd
 
-            recs = job_records(world, names, new_jobs, day, config.seed)
+            recs = job_records(world, names, new_jobs, day, config.seed, backdate=d == 0)
             path = _folder(landing, "job_postings", day) / "postings.csv"
             pd.DataFrame(recs).to_csv(path, index=False, lineterminator="\n")
             report.files.append(FileRecord("job_postings", day, _rel(landing, path), len(recs), "csv"))

@@ -87,8 +87,11 @@ def _gumbel_topk(rng, util: np.ndarray, n_take: np.ndarray) -> tuple[np.ndarray,
 def simulate_day(world: World, tier: Tier, day_index: int, seed: int) -> DayEvents:
     """Events of day `day_index` (0 = first day) for the users and jobs that exist by then."""
     rng = np.random.default_rng([seed, 100, day_index])
-    n_u = int(np.searchsorted(world.u_day, day_index, side="right"))
-    n_j = int(np.searchsorted(world.j_day, day_index, side="right"))
+    # Arrivals act from the day after they arrive, so no event precedes its user's resume or its job's
+    # posting; the initial population (backdated) is there from day one.
+    seen = max(day_index - 1, 0)
+    n_u = int(np.searchsorted(world.u_day, seen, side="right"))
+    n_j = int(np.searchsorted(world.j_day, seen, side="right"))
     active = np.flatnonzero(rng.random(n_u) < tier.active_share)
     start = rng.uniform(6 * 3600, 22 * 3600, size=len(active))  # session start, UTC seconds
 

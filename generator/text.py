@@ -98,10 +98,12 @@ def _person(rng: np.random.Generator, gender: int) -> tuple[str, str]:
     return str(pool[rng.integers(len(pool))]), str(LAST[rng.integers(len(LAST))])
 
 
-def _clocks(rng: np.random.Generator, day: date, n: int) -> list[str]:
+def _clocks(rng: np.random.Generator, day: date, n: int, backdate: bool) -> list[str]:
+    """Timestamps on `day`; with backdate, 1–60 days earlier (the population that exists before day one)."""
     secs = rng.integers(0, 86_400, size=n).tolist()
-    d = day.isoformat()
-    return [f"{d}T{x // 3600:02d}:{x // 60 % 60:02d}:{x % 60:02d}Z" for x in secs]
+    back = rng.integers(1, 61, size=n).tolist() if backdate else [0] * n
+    days = [(day - timedelta(days=b)).isoformat() for b in back]
+    return [f"{d}T{x // 3600:02d}:{x // 60 % 60:02d}:{x % 60:02d}Z" for d, x in zip(days, secs, strict=True)]
 
 
 def _names(rng: np.random.Generator, genders: np.ndarray) -> tuple[list[str], list[str]]:
@@ -115,7 +117,9 @@ def _names(rng: np.random.Generator, genders: np.ndarray) -> tuple[list[str], li
     return first, last
 
 
-def resume_records(world: World, names: Names, users: np.ndarray, day: date, seed: int) -> list[dict]:
+def resume_records(
+    world: World, names: Names, users: np.ndarray, day: date, seed: int, backdate: bool = False
+) -> list[dict]:
     """One resume per user in `users` (their arrival day is `day`).
 
     Random draws are vectorised per call (seeded by the first user), the loop only formats strings:
@@ -139,7 +143,7 @@ def resume_records(world: World, names: Names, users: np.ndarray, day: date, see
     kind = np.array(STREET_KIND)[rng.integers(0, len(STREET_KIND), n)].tolist()
     zip2 = rng.integers(0, 100, n).tolist()
     company = np.array(COMPANIES)[rng.integers(0, len(COMPANIES), n)].tolist()
-    stamps = _clocks(rng, day, n)
+    stamps = _clocks(rng, day, n, backdate)
     out = []
     for k, u in enumerate(users.tolist()):
         o, lv = int(occ[k]), int(level[k])
@@ -204,7 +208,9 @@ def _salary(rng: np.random.Generator, level: int) -> str:
     return f"${lo:,} - ${lo + int(rng.integers(10, 40)) * 1000:,} a year"
 
 
-def job_records(world: World, names: Names, jobs: np.ndarray, day: date, seed: int) -> list[dict]:
+def job_records(
+    world: World, names: Names, jobs: np.ndarray, day: date, seed: int, backdate: bool = False
+) -> list[dict]:
     """One posting per job in `jobs` (posted on `day`); draws vectorised per call like resumes."""
     n = len(jobs)
     if n == 0:
@@ -215,7 +221,7 @@ def job_records(world: World, names: Names, jobs: np.ndarray, day: date, seed: i
     title_pick = (rng.random(n) * n_titles).astype(int).tolist()
     company = np.array(COMPANIES)[rng.integers(0, len(COMPANIES), n)].tolist()
     year_shift = rng.integers(-1, 2, n).tolist()
-    stamps = _clocks(rng, day, n)
+    stamps = _clocks(rng, day, n, backdate)
     out = []
     for k, j in enumerate(jobs.tolist()):
         o = int(occ[k])

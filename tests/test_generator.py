@@ -126,8 +126,8 @@ def test_resumes_carry_pii_and_their_skills_in_the_text(clean):
 def test_events_reference_existing_users_and_items(clean):
     landing, _, _ = clean
     ev = _events(landing)
-    users = _read(landing, "resumes")[["user_id", "_day"]]
-    jobs = _read(landing, "job_postings")[["job_id", "_day"]]
+    users = _read(landing, "resumes")[["user_id", "_day", "submitted_at"]]
+    jobs = _read(landing, "job_postings")[["job_id", "_day", "posted_at"]]
     mods = set(pd.read_parquet(landing / "reference/learning_modules/catalogue.parquet")["module_id"])
     assert set(ev["event_type"]) == {"job_view", "job_save", "job_apply", "module_start", "module_progress",
                                      "module_complete", "tool_session"}  # fmt: skip
@@ -136,10 +136,12 @@ def test_events_reference_existing_users_and_items(clean):
     # Every user and item existed (was delivered) on or before the day of the event.
     u = ev.merge(users, on="user_id", how="left", suffixes=("", "_u"))
     assert u["_day_u"].notna().all() and (u["_day_u"] <= u["_day"]).all()
+    assert (u["submitted_at"] < u["occurred_at"]).all()  # nobody acts before their resume exists
     j = ev[ev["item_type"] == "job"].merge(
         jobs, left_on="item_id", right_on="job_id", how="left", suffixes=("", "_j")
     )
     assert j["_day_j"].notna().all() and (j["_day_j"] <= j["_day"]).all()
+    assert (j["posted_at"] < j["occurred_at"]).all()
     assert set(ev.loc[ev["item_type"] == "module", "item_id"]) <= mods
     tools = ev[ev["item_type"] == "tool"]
     assert set(tools["item_id"]) <= {
