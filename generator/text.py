@@ -284,7 +284,7 @@ def module_records(world: World, names: Names, seed: int) -> list[dict]:
 class Hris:
     """Enterprise tenants' employee records: a full snapshot on day one, then daily changes.
 
-    Employees are users (user_id links them); each department's most senior employee manages the rest.
+    Employees are users (user_id links them); the most senior employee of each department manages the rest.
     """
 
     def __init__(self, world: World, names: Names, n_tenants: int, share: float, seed: int, start: date):
@@ -334,6 +334,18 @@ class Hris:
             "snapshot_date": day.isoformat(),
         }
 
+    def _appoint_heads(self, rows: list[dict]) -> None:
+        """The most senior employee of each tenant's department heads it; everyone else reports to them."""
+        best: dict[tuple[str, str], dict] = {}
+        for r in rows:
+            key = (r["tenant_id"], r["department"])
+            if key not in best or r["job_level"] > best[key]["job_level"]:
+                best[key] = r
+        self.heads = {k: r["employee_id"] for k, r in best.items()}
+        for r in rows:
+            head = self.heads[(r["tenant_id"], r["department"])]
+            r["manager_id"] = "" if head == r["employee_id"] else head
+
     def day(self, day_index: int, day: date, new_users: np.ndarray) -> list[dict]:
         """Rows delivered on `day`: everyone on day 0, afterwards hires and terminations of the day."""
         rng = np.random.default_rng([self.seed, 600, day_index])
@@ -346,6 +358,8 @@ class Hris:
             rec = self._hire(rng, u, day, hired)
             self.rows[u] = rec
             changed.append(rec)
+        if day_index == 0:
+            self._appoint_heads(changed)
         if day_index > 0:
             active = [u for u, r in self.rows.items() if r["employment_status"] != "terminated"]
             n_leave = rng.binomial(len(active), 0.002) if active else 0

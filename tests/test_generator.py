@@ -164,6 +164,9 @@ def test_hris_employees_are_users_with_consistent_managers(clean):
     assert first["employee_id"].is_unique and len(first) > 100
     managers = set(first["manager_id"]) - {""}
     assert managers <= set(first["employee_id"])
+    level = dict(zip(first["employee_id"], first["job_level"].astype(int), strict=True))
+    reports = first[first["manager_id"] != ""]
+    assert (reports["manager_id"].map(level) >= reports["job_level"].astype(int)).all()
     later = hris[hris["_day"] > "2026-11-01"]
     assert set(later["employment_status"]) <= {"active", "terminated", "on_leave"}
     gone = later[later["employment_status"] == "terminated"]
