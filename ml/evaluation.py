@@ -103,28 +103,49 @@ def compare(
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def oracle_utility(oracle_dir: str | Path, frame: pd.DataFrame) -> np.ndarray:
+def oracle_utility(oracle_dir: str | Path, frame: pd.DataFrame, pii_key: str | None = None) -> np.ndarray:
     """Latent utility of each pair from the generator's oracle (evaluation only: never train or score on it).
 
-    Reads `generator.oracle.true_utility(oracle_dir, user_ids, item_type, item_ids)` per item type; a
-    directory holding `utility.parquet` (PAIR keys without date + `utility`, written by ml.synthetic) is
-    read directly.
+    Reads `generator.oracle.true_utility(oracle_dir, user_ids, item_type, item_ids)` per item type. The
+    warehouse only knows pseudonymized user keys, so the generator's user ids are pseudonymized with the
+    platform key (`core.settings`) and matched; pairs of unknown users get NaN. A directory holding
+    `utility.parquet` (user_key, item_type, item_id, utility; written by ml.synthetic) is read directly.
     """
     oracle_dir = Path(oracle_dir)
     table = oracle_dir / "utility.parquet"
+    frame = frame.reset_index(drop=True)
     if table.exists():
         utility = pd.read_parquet(table)
         merged = frame[["user_key", "item_type", "item_id"]].merge(
             utility, on=["user_key", "item_type", "item_id"], how="left"
         )
         return merged["utility"].to_numpy(dtype=float)
-    from generator.oracle import true_utility  # the generator's latent model; absent until it lands
+    from generator.oracle import true_utility  # the generator's latent world
 
+    ids = generator_user_ids(oracle_dir, frame["user_key"], pii_key)
     out = np.full(len(frame), np.nan)
-    for item_type, part in frame.groupby("item_type"):
-        values = true_utility(oracle_dir, part["user_key"].tolist(), item_type, part["item_id"].tolist())
+    known = ids.notna()
+    for item_type, part in frame[known].groupby("item_type"):
+        values = true_utility(oracle_dir, ids[part.index].tolist(), item_type, part["item_id"].tolist())
         out[part.index.to_numpy()] = np.asarray(values, dtype=float)
     return out
+
+
+def generator_user_ids(oracle_dir: Path, user_keys: pd.Series, pii_key: str | None) -> pd.Series:
+    """Generator user ids (u0000123) behind warehouse user keys; keys that already are ids pass through."""
+    keys = user_keys.astype(str)
+    if keys.str.fullmatch(r"u\d{7}").all():
+        return keys
+    from generator.oracle import load_world
+    from ingestion.pii import pseudonym
+
+    if pii_key is None:
+        from core.settings import get_settings
+
+        pii_key = get_settings().pii_key
+    world = load_world(oracle_dir)
+    lookup = {pseudonym(f"u{i:07d}", pii_key): f"u{i:07d}" for i in range(len(world.u_occ))}
+    return keys.map(lookup)
 
 
 def _positions(sorted_groups: np.ndarray) -> np.ndarray:
