@@ -42,6 +42,10 @@ _GENERIC_REMAINDERS = {
     "word", "access", "project", "teams", "dynamics", "office", "database", "docs", "sheets", "meet", "ads",
     "analytics", "cloud", "middleware", "audition", "xd", "edge", "erp", "hris", "software", "systems",
     "directx", "professional", "designer", "studio", "enterprise", "server", "framework", "resolve",
+    # Seen matching the wrong thing in the real postings/resumes: "Google Cloud Platform" → Qualys,
+    # "New Jersey" → Eclipse Jersey, "Spring Boot" → "Boot", person names (Maya).
+    "workspace", "marketing automation", "central command", "orm", "ide", "ci", "boot", "jersey", "crs",
+    "cloud platform", "maya",
 }  # fmt: skip
 
 _VENDORS = [
@@ -136,6 +140,8 @@ _ALIASES: dict[str, list[str]] = {
     "Unity Technologies Unity": ["Unity3D", "Unity 3D"],
     "Epic Systems": ["Epic EHR", "Epic Systems"],
     "Jenkins CI": ["jenkins"],
+    "ANSYS simulation software": ["ANSYS"],
+    "Autodesk Maya": ["Maya 3D"],
     "Spring Boot": ["springboot"],
     "Red Hat Enterprise Linux": ["rhel"],
     "ESRI ArcGIS software": ["arcgis"],
@@ -145,6 +151,13 @@ _ALIASES: dict[str, list[str]] = {
     "SAP software": ["sap"],
     "Learning management system LMS": ["learning management systems"],
 }  # fmt: skip
+
+# Phrases that contain a one-letter skill name but mean something else: matched first (longest wins)
+# and then ignored. Seen in the real postings: "Objective-C", "C-level partners".
+_STOP_PHRASES = [
+    "Objective-C", "Objective C", "C-level", "C-suite", "Vitamin C", "Grade C", "Class C", "Type C", "USB-C",
+    "Plan B", "C level", "R and D", "Q&A",
+]  # fmt: skip
 
 _ACRONYM_RE = re.compile(
     r"^(?P<desc>.+?)\s+(?P<acr>\(?[A-Z][A-Z0-9]{1,6}\)?)(?:\s+(?:software|systems|simulation software))?$"
@@ -187,11 +200,15 @@ def _surface_forms(name: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _index() -> dict[str, list[tuple[tuple[str, ...], str, tuple[str, ...] | None]]]:
-    """first lower-case token → [(lower-case phrase, canonical name, exact tokens if case-sensitive)]."""
+    """first token → [(lower-case phrase, canonical name or "" = ignore, exact tokens if case-sensitive)]."""
     from taxonomy import skill_vocabulary
 
     index: dict[str, list[tuple[tuple[str, ...], str, tuple[str, ...] | None]]] = {}
     taken: set[tuple[str, ...]] = set()
+    for phrase in _STOP_PHRASES:
+        low = tuple(t.lower() for t in _tokens(phrase))
+        taken.add(low)
+        index.setdefault(low[0], []).append((low, "", None))
     # Skills and knowledge before technologies, frequent names before rare: the first claimant of an
     # alias keeps it (e.g. the acronym "CMS" of two content-management entries).
     for name in skill_vocabulary()["skill_name"]:
@@ -252,7 +269,8 @@ def extract_skills(text: str) -> list[str]:
                     continue
                 if len(cs[0]) == 1 and _initials(orig, i):
                     continue
-            found.add(name)
+            if name:
+                found.add(name)
             nxt = i + k
             break
     return sorted(found)

@@ -75,6 +75,9 @@ def test_extract_from_handwritten_text():
         assert absurd not in got, absurd
     assert "React" in taxonomy.extract_skills("Front end in React and TypeScript")
     assert "R" in taxonomy.extract_skills("Statistics in R, Python and SAS")
+    # Phrases seen in real postings that contain a one-letter language but are not one.
+    assert taxonomy.extract_skills("Work with C-level partners; Objective-C apps") == []
+    assert taxonomy.extract_skills("Google Cloud Platform in New Jersey") == []
     assert taxonomy.extract_skills("") == [] and taxonomy.extract_skills_many(["C++", ""]) == [["C++"], []]
 
 
