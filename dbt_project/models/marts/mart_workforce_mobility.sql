@@ -1,15 +1,22 @@
--- Internal mobility and attrition by department and HRIS snapshot day. Each employee's snapshot is
--- compared with their previous one: a department change is a move out of the old department and
--- into the new one; a higher job level in the same department is a promotion; a new job role in
--- the same department and level is a lateral move; turning terminated is attrition; a first
--- appearance is a hire.
-with snapshots as (
+-- Internal mobility and attrition by department, per HRIS day with changes. HRIS feeds deliver a full
+-- snapshot first and then only changed records, so each record is compared with the same employee's
+-- previous record: a department change is a move out of the old department and into the new one; a
+-- higher job level in the same department is a promotion; a new role at the same level is a lateral
+-- move; turning terminated is attrition; a first active record is a hire. Headcount is the running sum
+-- of arrivals minus departures per department, which is right for full snapshots and deltas alike.
+with records as (
     select
-        *,
+        tenant_id,
+        employee_key,
+        snapshot_date,
+        department,
+        job_role,
+        job_level,
+        (employment_status is distinct from 'terminated') as is_active,
         lag(department) over employee_history as previous_department,
         lag(job_level) over employee_history as previous_job_level,
         lag(job_role) over employee_history as previous_job_role,
-        lag(employment_status) over employee_history as previous_status
+        lag(employment_status is distinct from 'terminated') over employee_history as was_active
     from {{ ref('stg_hris_employees') }}
     window employee_history as (partition by tenant_id, employee_key order by snapshot_date)
 ),
@@ -19,21 +26,42 @@ changes as (
         snapshot_date,
         department,
         previous_department,
-        (employment_status <> 'terminated') as is_active,
-        (previous_status is null and employment_status <> 'terminated') as is_hire,
-        (employment_status = 'terminated' and coalesce(previous_status, '') <> 'terminated') as is_termination,
-        (previous_department is not null and previous_department <> department) as is_department_move,
-        (previous_department = department and job_level > previous_job_level) as is_promotion,
-        (previous_department = department and job_level = previous_job_level and job_role <> previous_job_role)
-            as is_lateral_move
-    from snapshots
+        is_active,
+        was_active,
+        (is_active and was_active is null) as is_hire,
+        (not is_active and coalesce(was_active, false)) as is_termination,
+        (is_active and was_active and previous_department is distinct from department) as is_department_move,
+        (is_active and was_active and previous_department = department and job_level > previous_job_level)
+            as is_promotion,
+        (
+            is_active and was_active and previous_department = department and job_level = previous_job_level
+            and job_role is distinct from previous_job_role
+        ) as is_lateral_move
+    from records
+),
+
+headcount_deltas as (
+    -- an employee counts in a department from the record that makes them active there
+    select
+        snapshot_date,
+        department,
+        1 as delta
+    from changes
+    where is_active and (not coalesce(was_active, false) or previous_department is distinct from department)
+    union all
+    -- and stops counting in their previous department when they leave it or the company
+    select
+        snapshot_date,
+        previous_department as department,
+        -1 as delta
+    from changes
+    where was_active and (not is_active or previous_department is distinct from department)
 ),
 
 arrivals as (
     select
         snapshot_date,
         department,
-        count(*) filter (where is_active) as headcount,
         count(*) filter (where is_hire) as hires,
         count(*) filter (where is_termination) as terminations,
         count(*) filter (where is_department_move) as moves_in,
@@ -51,23 +79,66 @@ departures as (
     from changes
     where is_department_move
     group by snapshot_date, previous_department
+),
+
+daily_deltas as (
+    select
+        snapshot_date,
+        department,
+        sum(delta) as delta
+    from headcount_deltas
+    group by snapshot_date, department
+),
+
+days as (
+    select
+        snapshot_date,
+        department
+    from arrivals
+    union
+    select
+        snapshot_date,
+        department
+    from departures
+    union
+    select
+        snapshot_date,
+        department
+    from daily_deltas
+),
+
+headcount as (
+    select
+        days.snapshot_date,
+        days.department,
+        sum(coalesce(daily_deltas.delta, 0)) over (
+            partition by days.department order by days.snapshot_date rows unbounded preceding
+        ) as headcount
+    from days
+    left join daily_deltas
+        on days.snapshot_date = daily_deltas.snapshot_date and days.department = daily_deltas.department
 )
 
 select
-    arrivals.snapshot_date,
-    arrivals.department,
-    arrivals.headcount::integer as headcount,
-    arrivals.hires::integer as hires,
-    arrivals.terminations::integer as terminations,
-    arrivals.moves_in::integer as moves_in,
+    headcount.snapshot_date,
+    headcount.department,
+    headcount.headcount::integer as headcount,
+    coalesce(arrivals.hires, 0)::integer as hires,
+    coalesce(arrivals.terminations, 0)::integer as terminations,
+    coalesce(arrivals.moves_in, 0)::integer as moves_in,
     coalesce(departures.moves_out, 0)::integer as moves_out,
-    arrivals.promotions::integer as promotions,
-    arrivals.lateral_moves::integer as lateral_moves,
-    round(arrivals.terminations::numeric / nullif(arrivals.headcount, 0), 4) as attrition_rate,
+    coalesce(arrivals.promotions, 0)::integer as promotions,
+    coalesce(arrivals.lateral_moves, 0)::integer as lateral_moves,
+    round(coalesce(arrivals.terminations, 0)::numeric / nullif(headcount.headcount, 0), 4) as attrition_rate,
     round(
-        (arrivals.moves_in + arrivals.promotions + arrivals.lateral_moves)::numeric / nullif(arrivals.headcount, 0), 4
+        (
+            coalesce(arrivals.moves_in, 0) + coalesce(arrivals.promotions, 0) + coalesce(arrivals.lateral_moves, 0)
+        )::numeric / nullif(headcount.headcount, 0),
+        4
     ) as internal_mobility_rate
-from arrivals
+from headcount
+left join arrivals
+    on headcount.snapshot_date = arrivals.snapshot_date and headcount.department = arrivals.department
 left join departures
-    on arrivals.snapshot_date = departures.snapshot_date and arrivals.department = departures.department
-where arrivals.department is not null
+    on headcount.snapshot_date = departures.snapshot_date and headcount.department = departures.department
+where headcount.department is not null
