@@ -198,6 +198,10 @@ def generate(config: GeneratorConfig) -> GenerationReport:
 def _folder(landing: Path, source: str, day: date) -> Path:
     path = landing / source / day.isoformat()
     path.mkdir(parents=True, exist_ok=True)
+    # Regenerating into the same landing folder: fault files of an earlier run would otherwise linger
+    # next to the fresh clean files (same-named files are simply overwritten).
+    for stale in path.glob("part-*"):
+        stale.unlink()
     return path
 
 
