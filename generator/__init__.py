@@ -112,7 +112,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
     import numpy as np
 
     from generator import faults as fault_mod
-    from generator.events import events_table, simulate_day
+    from generator.events import Learning, events_table, simulate_day
     from generator.text import Hris, Names, job_records, module_records, resume_records
     from generator.tiers import get_tier
     from generator.world import build_world
@@ -133,6 +133,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
     hris = Hris(world, names, tier.n_tenants, tier.employee_share, config.seed, config.start)
     fault_day = days[1] if len(days) > 1 else days[0]
     prev_events: Path | None = None
+    learning = Learning()  # module enrolments carry over from day to day
 
     for d, day in enumerate(days):
         new_users = np.flatnonzero(world.u_day == d)
@@ -170,7 +171,7 @@ def generate(config: GeneratorConfig) -> GenerationReport:
         if "interaction_events" in sources:
             import pyarrow.csv as pacsv
 
-            table = events_table(simulate_day(world, tier, d, config.seed), day)
+            table = events_table(simulate_day(world, tier, d, config.seed, learning), day)
             path = _folder(landing, "interaction_events", day) / "events.csv"
             pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
             rec = FileRecord("interaction_events", day, _rel(landing, path), table.num_rows, "csv")

@@ -10,7 +10,7 @@ progress and complete them, again more likely the higher the utility. Some open 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
@@ -58,6 +58,88 @@ class DayEvents:
     progress: np.ndarray  # float, nan = empty
 
 
+@dataclass
+class Learning:
+    """Open module enrolments (user, module, progress %, utility) and finished (user, module) keys."""
+
+    user: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    module: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    progress: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    util: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    finished: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _learning(world: World, rng, active, start, learners, state: Learning) -> list[tuple]:
+    """Module events of the day; updates `state`.
+
+    Enrolled learners who are active today continue with a probability rising in utility and advance
+    15–45 points (module_progress), completing at 100 (module_complete); some drop out. Today's learners
+    also start 1–2 new modules sampled ∝ exp(u/τ) among modules of their target field and random ones,
+    so modules that close their skill gaps are started, progressed and completed most.
+    """
+    n_m = len(world.m_level)
+    parts: list[tuple] = []
+    # Continue open enrolments of today's active users.
+    is_active = np.isin(state.user, active)
+    cont = is_active & (rng.random(len(state.user)) < _sigmoid(2.0 * (state.util - 0.3)))
+    drop = ~cont & is_active & (rng.random(len(state.user)) < 0.15)
+    step = rng.uniform(15, 45, len(state.user)) * (1.0 + 0.3 * np.tanh(state.util))
+    new_prog = np.where(cont, np.minimum(state.progress + step, 100.0), state.progress)
+    done = cont & (new_prog >= 100.0)
+    prog = cont & ~done
+    c_ts = start[np.searchsorted(active, state.user[cont])] + rng.uniform(300, 3000, int(cont.sum()))
+    c_ts_of = np.full(len(state.user), np.nan)
+    c_ts_of[cont] = c_ts
+    n_p, n_d = int(prog.sum()), int(done.sum())
+    parts += [
+        (state.user[prog], np.full(n_p, 4), state.module[prog], c_ts_of[prog],
+         np.round(rng.lognormal(6.5, 0.5, n_p)), np.round(new_prog[prog], 1)),
+        (state.user[done], np.full(n_d, 5), state.module[done], c_ts_of[done],
+         np.round(rng.lognormal(6.8, 0.5, n_d)), np.full(n_d, 100.0)),
+    ]  # fmt: skip
+    state.finished = np.union1d(state.finished, state.user[done] * n_m + state.module[done])
+    keep = ~(done | drop)
+    state.user, state.module = state.user[keep], state.module[keep]
+    state.progress, state.util = new_prog[keep], state.util[keep]
+
+    if len(learners):
+        m_order, m_counts, m_starts = _grouped(world.m_cat, int(world.occ_cat.max()) + 1)
+        km = 24
+        tcat = world.occ_cat[world.u_target[learners]]
+        mc = np.concatenate(
+            [
+                _pick(rng, m_order, m_counts, m_starts, tcat, n_m, km // 2),
+                rng.integers(0, n_m, (len(learners), km // 2)),
+            ],
+            axis=1,
+        )
+        mc.sort(axis=1)
+        skip = np.zeros(mc.shape, dtype=bool)
+        skip[:, 1:] = mc[:, 1:] == mc[:, :-1]
+        # Nobody restarts a module they are taking or have finished.
+        keys = learners[:, None] * n_m + mc
+        skip |= np.isin(keys, np.concatenate([state.finished, state.user * n_m + state.module]))
+        mu = module_utility(world, np.repeat(learners, km), mc.ravel()).reshape(mc.shape)
+        mu[skip] = -np.inf
+        rows, cols = _gumbel_topk(rng, mu, rng.integers(1, 3, size=len(learners)))
+        l_user, l_mod, l_u = learners[rows], mc[rows, cols], mu[rows, cols]
+        l_ts = start[np.searchsorted(active, l_user)] + rng.uniform(600, 3000, len(rows))
+        # Some make a first bit of progress in the same session.
+        first = rng.random(len(rows)) < 0.5 * _sigmoid(2.0 * (l_u - 0.3))
+        first_pct = np.where(first, np.round(rng.uniform(5, 30, len(rows)), 1), 0.0)
+        n_f = int(first.sum())
+        parts += [
+            (l_user, np.full(len(rows), 3), l_mod, l_ts, np.full(len(rows), np.nan), np.zeros(len(rows))),
+            (l_user[first], np.full(n_f, 4), l_mod[first], l_ts[first] + rng.uniform(120, 900, n_f),
+             np.round(rng.lognormal(6.0, 0.5, n_f)), first_pct[first]),
+        ]  # fmt: skip
+        state.user = np.concatenate([state.user, l_user])
+        state.module = np.concatenate([state.module, l_mod])
+        state.progress = np.concatenate([state.progress, first_pct])
+        state.util = np.concatenate([state.util, l_u.astype(np.float32)])
+    return parts
+
+
 def _grouped(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     order = np.argsort(keys, kind="stable")
     counts = np.bincount(keys, minlength=n_groups)
@@ -84,8 +166,14 @@ def _gumbel_topk(rng, util: np.ndarray, n_take: np.ndarray) -> tuple[np.ndarray,
     return rows, order[rows, pos]
 
 
-def simulate_day(world: World, tier: Tier, day_index: int, seed: int) -> DayEvents:
-    """Events of day `day_index` (0 = first day) for the users and jobs that exist by then."""
+def simulate_day(
+    world: World, tier: Tier, day_index: int, seed: int, learning: Learning | None = None
+) -> DayEvents:
+    """Events of day `day_index` (0 = first day) for the users and jobs that exist by then.
+
+    `learning` carries module enrolments from one day to the next (pass the same object for every day,
+    in order); without it each day starts with nobody enrolled.
+    """
     rng = np.random.default_rng([seed, 100, day_index])
     # Arrivals act from the day after they arrive, so no event precedes its user's resume or its job's
     # posting; the initial population (backdated) is there from day one.
@@ -142,39 +230,7 @@ def simulate_day(world: World, tier: Tier, day_index: int, seed: int) -> DayEven
 
     # --- learning modules: start / progress / complete for gap-closing modules
     learners = active[rng.random(len(active)) < tier.module_share]
-    if len(learners):
-        n_m = len(world.m_level)
-        m_order, m_counts, m_starts = _grouped(world.m_cat, int(world.occ_cat.max()) + 1)
-        km = 24
-        tcat = world.occ_cat[world.u_target[learners]]
-        mc = np.concatenate(
-            [
-                _pick(rng, m_order, m_counts, m_starts, tcat, n_m, km // 2),
-                rng.integers(0, n_m, (len(learners), km // 2)),
-            ],
-            axis=1,
-        )
-        mc.sort(axis=1)
-        mdup = np.zeros(mc.shape, dtype=bool)
-        mdup[:, 1:] = mc[:, 1:] == mc[:, :-1]
-        mu = module_utility(world, np.repeat(learners, km), mc.ravel()).reshape(mc.shape)
-        mu[mdup] = -np.inf
-        mrows, mcols = _gumbel_topk(rng, mu, rng.integers(1, 3, size=len(learners)))
-        l_user = learners[mrows]
-        l_mod = mc[mrows, mcols]
-        l_u = mu[mrows, mcols]
-        l_ts = start[np.searchsorted(active, l_user)] + rng.uniform(600, 3000, len(mrows))
-        prog = rng.random(len(mrows)) < _sigmoid(2.0 * (l_u - 0.3))
-        done = prog & (rng.random(len(mrows)) < _sigmoid(2.0 * (l_u - 1.0)))
-        pp = np.round(rng.uniform(10, 90, prog.sum()), 1)
-        n_p, n_d = int(prog.sum()), int(done.sum())
-        parts += [
-            (l_user, np.full(len(mrows), 3), l_mod, l_ts, np.full(len(mrows), np.nan), np.zeros(len(mrows))),
-            (l_user[prog], np.full(n_p, 4), l_mod[prog], l_ts[prog] + rng.uniform(300, 1800, n_p),
-             np.round(rng.lognormal(6.5, 0.5, n_p)), pp),
-            (l_user[done], np.full(n_d, 5), l_mod[done], l_ts[done] + rng.uniform(1900, 3600, n_d),
-             np.round(rng.lognormal(7.0, 0.5, n_d)), np.full(n_d, 100.0)),
-        ]  # fmt: skip
+    parts += _learning(world, rng, active, start, learners, learning if learning is not None else Learning())
 
     # --- career tools
     tool_users = active[rng.random(len(active)) < tier.tool_share]

@@ -183,6 +183,14 @@ def test_latent_utility_shows_in_behaviour(clean):
     is_apply = np.array([(a, b) in applied for a, b in zip(views["user_id"], views["item_id"], strict=True)])
     q1, q3 = np.quantile(u, [0.25, 0.75])
     assert is_apply[u >= q3].mean() > 4 * max(is_apply[u <= q1].mean(), 1e-3)
+    # Modules that close skill gaps get finished; learning spans days.
+    mods = ev[ev["item_type"] == "module"]
+    pairs = mods.groupby(["user_id", "item_id"]).agg(types=("event_type", set), days=("_day", "nunique"))
+    finished = pairs["types"].map(lambda t: "module_complete" in t).to_numpy()
+    mu = true_utility(oracle, pairs.index.get_level_values(0).tolist(), "module",
+                      pairs.index.get_level_values(1).tolist())  # fmt: skip
+    assert mu[finished].mean() > mu[~finished].mean() + 0.3
+    assert (pairs["days"] > 1).mean() > 0.2
     # Viewed jobs are better than jobs drawn at random for the same users.
     rng = np.random.default_rng(0)
     random_jobs = [f"j{x:06d}" for x in rng.integers(0, TIERS["S"].n_jobs, len(views))]
