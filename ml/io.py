@@ -55,3 +55,39 @@ def table_columns(conn: psycopg.Connection, table: str) -> set[str]:
         (schema, name),
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def iter_frames(
+    conn: psycopg.Connection, query: str, params: dict | None = None, chunk_rows: int = 200_000, **read_csv
+):
+    """Stream the rows of ONE query as DataFrames of about `chunk_rows` rows (bounded client memory).
+
+    One statement on purpose: a view whose CTEs are referenced several times (like
+    features.candidate_pair_features) is materialised whole by PostgreSQL, so per-chunk queries with a
+    WHERE would recompute it once per chunk.
+    """
+    rendered = query if params is None else psycopg.ClientCursor(conn).mogrify(query, params)
+    statement = sql.SQL("copy ({}) to stdout with (format csv, header true)").format(sql.SQL(rendered))
+    header: bytes | None = None
+    pending = bytearray()
+    lines = 0
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for block in copy:
+            data = bytes(block)
+            if header is None:
+                pending += data
+                cut = pending.find(b"\n")
+                if cut < 0:
+                    continue
+                header = bytes(pending[: cut + 1])
+                data = bytes(pending[cut + 1 :])
+                pending = bytearray()
+            pending += data
+            lines += data.count(b"\n")  # COPY csv quotes embedded newlines; our columns have none
+            if lines >= chunk_rows:
+                cut = pending.rfind(b"\n") + 1
+                yield pd.read_csv(io.BytesIO(header + bytes(pending[:cut])), **read_csv)
+                pending = pending[cut:]
+                lines = pending.count(b"\n")
+    if header is not None and pending.strip():
+        yield pd.read_csv(io.BytesIO(header + bytes(pending)), **read_csv)

@@ -81,12 +81,11 @@ def score(
     model_name: str = "kairoo-ranker",
     top_k_jobs: int = 20,
     top_k_modules: int = 10,
-    chunk_users: int = 20_000,
+    chunk_rows: int = 250_000,
     dask_address: str | None = None,
 ) -> ScoreReport:
     """Score tonight's candidates with the `champion` version and write the top-k tables for `as_of`."""
     from core.database import connect
-    from ml.features import load_pairs
     from ml.io import write_frame
     from ml.registry import CHAMPION, load_version
 
@@ -99,24 +98,15 @@ def score(
     booster, version = champion
     k_by_type = {"job": top_k_jobs, "module": top_k_modules}
     results: dict[str, list[pd.DataFrame]] = {"job": [], "module": []}
-    pairs_scored = 0
-    predict_seconds = 0.0
+    pairs_scored, predict_seconds, users = 0, 0.0, set()
     with connect(params) as conn:
-        users = [
-            r[0]
-            for r in conn.execute(
-                "select distinct user_key from ml.candidates where as_of_date = %s order by 1", (as_of,)
-            ).fetchall()
-        ]
-        for start in range(0, len(users), chunk_users):
-            chunk = users[start : start + chunk_users]
-            pairs = _load_user_chunk(conn, load_pairs, as_of, chunk)
-            if pairs.empty:
-                continue
+        for pairs in whole_users(_stream_pairs(conn, as_of, chunk_rows)):
+            pairs = pairs.assign(as_of_date=pd.to_datetime(pairs["as_of_date"]).dt.date)
             t = time.perf_counter()
             keys, scores = score_frame(booster, pairs, dask_address=dask_address)
             predict_seconds += time.perf_counter() - t
             pairs_scored += len(keys)
+            users.update(keys["user_key"].unique())
             for item_type, rows in top_k_recommendations(
                 keys, scores, k_by_type, model_name, version
             ).items():
@@ -144,19 +134,33 @@ def score(
     )
 
 
-def _load_user_chunk(conn, load_pairs, as_of: date, users: list[str]) -> pd.DataFrame:
-    """Candidate pairs of tonight for a chunk of users (the view's predicate is pushed down per user)."""
+def whole_users(frames):
+    """Re-cut a stream of user-ordered frames so that no user's rows are split across two frames."""
+    carry = None
+    for frame in frames:
+        if carry is not None:
+            frame = pd.concat([carry, frame], ignore_index=True)
+        if frame.empty:
+            continue
+        last = frame["user_key"].iloc[-1]
+        tail = (frame["user_key"] == last).to_numpy()
+        carry = frame[tail]
+        if (~tail).any():
+            yield frame[~tail]
+    if carry is not None and len(carry):
+        yield carry
+
+
+def _stream_pairs(conn, as_of: date, chunk_rows: int):
+    """Tonight's candidate pairs with features, ordered by user, as DataFrames of ~chunk_rows rows."""
     from ml.features import PAIR_FEATURES, PAIR_KEYS
-    from ml.io import read_frame
+    from ml.io import iter_frames
 
     columns = ", ".join(PAIR_KEYS + PAIR_FEATURES)
-    frame = read_frame(
+    yield from iter_frames(
         conn,
-        f"select {columns} from features.candidate_pair_features"
-        " where as_of_date = %(d)s and user_key = any(%(u)s::text[])",
-        {"d": as_of, "u": users},
+        f"select {columns} from features.candidate_pair_features where as_of_date = %(d)s order by user_key",
+        {"d": as_of},
+        chunk_rows,
         dtype={"user_key": str, "item_id": str, "item_type": str},
     )
-    if not frame.empty:
-        frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
-    return frame

@@ -107,3 +107,12 @@ def test_bias_rule_uses_selection_rate_ratio():
     assert any(r.startswith("region: not available") for r in report.reasons)
     fair = bias_report(pq.assign(hit=1.0), groups, k=10, attributes=("gender",))
     assert fair.passed and fair.ratios == {"gender": 1.0}
+
+
+def test_whole_users_never_splits_a_user_across_chunks():
+    from ml.scoring import whole_users
+
+    users = ["a", "a", "b", "b", "b", "c", "d", "d"]
+    frames = [pd.DataFrame({"user_key": users[i : i + 3]}) for i in range(0, len(users), 3)]
+    out = list(whole_users(frames))
+    assert [f["user_key"].tolist() for f in out] == [["a", "a"], ["b", "b", "b"], ["c"], ["d", "d"]]
