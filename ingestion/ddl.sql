@@ -245,8 +245,8 @@ create unique index if not exists onet_skills_key on raw.onet_skills (soc_code, 
 -- ---------------------------------------------------------------- pii_vault: originals, keyed by pseudonym
 -- Pseudonym → original identifier (user ids, employee ids, manager ids).
 create table if not exists pii_vault.identifiers (
-    kind text not null,
-    pseudonym text not null,
+    kind text collate "C" not null,
+    pseudonym text collate "C" not null,
     original text not null,
     primary key (kind, pseudonym)
 );

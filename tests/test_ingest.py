@@ -98,6 +98,29 @@ def test_exactly_once_rerun_redelivery_and_correction(fresh_db, tmp_path):
     assert table(fresh_db, "select count(*) from ops.load_ledger")[0][0] == 7
 
 
+def test_fast_path_loads_exactly_what_the_exact_path_loads(fresh_db, tmp_path, monkeypatch):
+    from ingestion import loader
+
+    landing = tmp_path / "landing"
+    text = events(range(0, 3000)).replace(",,s", ",42.5,s", 500)  # some progress values too
+    put(landing, "interaction_events", D1, "a.csv", text)
+    cols = "event_id, user_key, event_type, item_type, item_id, occurred_at, duration_s, progress_pct, " \
+        "session_id, _line, _partition_date, _contract_version, _extra"  # fmt: skip
+    results = []
+    for min_bytes in (0, 1 << 62):  # fast path first, then the exact path on the same bytes
+        monkeypatch.setattr(loader, "FAST_PATH_MIN_BYTES", min_bytes)
+        report = ingestion.ingest_partition(fresh_db, "interaction_events", str(landing), D1, D1, KEY)
+        assert report.rows_loaded == 3000 and report.balanced
+        results.append((loader.LAST_TIMINGS.copy(), table(fresh_db, f"select {cols} from raw.interaction_events order by 1"),
+                        table(fresh_db, "select * from pii_vault.identifiers order by 2")))  # fmt: skip
+        with psycopg.connect(fresh_db.conninfo()) as conn:
+            conn.execute("truncate raw.interaction_events, pii_vault.identifiers, ops.load_ledger, "
+                         "ops.quarantine, ops.schema_history, ops.file_manifest")  # fmt: skip
+    (fast_steps, fast_rows, fast_ids), (exact_steps, exact_rows, exact_ids) = results
+    assert "fast_path" in fast_steps and "fast_path" not in exact_steps
+    assert fast_rows == exact_rows and fast_ids == exact_ids and len(fast_ids) == 7
+
+
 def test_jsonl_and_parquet(fresh_db, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -7,8 +7,10 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+import pytest
 
 import ingestion
+from ingestion import loader
 
 DAY = date(2026, 3, 1)
 HEADER = "event_id,user_id,event_type,item_type,item_id,occurred_at,duration_s,progress_pct,session_id"
@@ -31,7 +33,10 @@ def write(folder: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
-def test_fault_suite(fresh_db, tmp_path):
+@pytest.mark.parametrize("fast_path", [False, True], ids=["exact_path", "fast_path_first"])
+def test_fault_suite(fresh_db, tmp_path, monkeypatch, fast_path):
+    """With the fast path tried first (every file size), the outcome must be the same to the row."""
+    monkeypatch.setattr(loader, "FAST_PATH_MIN_BYTES", 0 if fast_path else 1 << 62)
     landing = tmp_path / "landing"
     day = landing / "interaction_events" / DAY.isoformat()
     good = "\n".join([HEADER, *(ev(i) for i in range(1, 6))]) + "\n"

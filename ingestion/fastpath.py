@@ -1,0 +1,207 @@
+"""The fast path for big, clean, structured files: Arrow checks in the client, one COPY straight into raw.
+
+Why: the set-based path (all-text landing table, then INSERT … SELECT) costs a second pass and per-tuple
+WAL; on a 1M-event day it ran at about a tenth of `psql \\copy` (benchmarks/bench_ingest.py). Here the
+client parses blocks of the file with Arrow (C++), checks every contract rule vectorised, replaces
+identifiers by their pseudonyms, and streams the block as CSV into `COPY raw.<table>` while the server
+works on the previous block (two cores, two processes).
+
+The fast path is optimistic and never decides about a bad row: the checks are conservative (a value
+they cannot prove valid counts as suspicious), and at the first suspicious value, Arrow parse error,
+COPY error or key clash in the unique index it gives up (`Unsuitable`); the caller rolls back and loads
+the file through the exact set-based path, which quarantines row by row with file, line and rule.
+Eligible: CSV files of sources without free text or vault columns whose header is exactly the contract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+
+from ingestion import pii
+from ingestion.contracts import Contract
+
+BLOCK_BYTES = 8 << 20
+
+_INT_RE = r"^\s*[+-]?\d{1,9}\s*$"  # at most 9 digits: never overflows integer (longer ones: exact path)
+_NUM_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*$"
+_TS_RE = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+)
+_DATE_RE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+
+
+class Unsuitable(Exception):
+    """The file cannot be proven clean by the fast path; load it through the exact path."""
+
+
+def eligible(contract: Contract, header: list[str], fmt: str | None, replace_all: bool) -> bool:
+    if fmt != "csv" or replace_all or contract.derived or contract.vault_table:
+        return False
+    if any(c.redact or c.vault for c in contract.columns):
+        return False
+    return sorted(header) == sorted(contract.names) and len(set(header)) == len(header)
+
+
+def _check(pc, pa, contract: Contract, batch, now_limit) -> None:
+    """Raise Unsuitable at the first value a contract rule might reject."""
+    for c in contract.columns:
+        col = batch.column(c.name)
+        nulls = col.null_count
+        if c.required and nulls:
+            raise Unsuitable(f"{c.name}: empty required value")
+        if nulls == len(col):
+            continue
+        if c.required and c.type == "text" and pc.any(pc.match_substring_regex(col, r"^\s+$")).as_py():
+            raise Unsuitable(f"{c.name}: blank required value")
+        if c.max_length and pc.max(pc.binary_length(col)).as_py() > c.max_length:
+            raise Unsuitable(f"{c.name}: long value")
+        if c.type == "integer" or c.type == "numeric":
+            pattern = _INT_RE if c.type == "integer" else _NUM_RE
+            if not pc.all(pc.match_substring_regex(col, pattern)).as_py():
+                raise Unsuitable(f"{c.name}: not a {c.type}")
+            if c.min is not None or c.max is not None:
+                values = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
+                if c.min is not None and pc.min(values).as_py() < c.min:
+                    raise Unsuitable(f"{c.name}: below minimum")
+                if c.max is not None and pc.max(values).as_py() > c.max:
+                    raise Unsuitable(f"{c.name}: above maximum")
+        elif c.type in ("timestamptz", "date"):
+            if not pc.all(
+                pc.match_substring_regex(col, _TS_RE if c.type == "timestamptz" else _DATE_RE)
+            ).as_py():
+                raise Unsuitable(f"{c.name}: not an ISO {c.type}")
+            if c.not_future:
+                try:  # also proves calendar validity (no 31 April) of what the regex let through
+                    ts = pc.cast(col, pa.timestamp("us", tz="UTC"))
+                except pa.ArrowInvalid as exc:
+                    raise Unsuitable(f"{c.name}: {exc}") from exc
+                # compared as integers: .as_py() on a zoned timestamp imports pandas (6 s here)
+                if pc.max(pc.cast(ts, pa.int64())).as_py() > now_limit:
+                    raise Unsuitable(f"{c.name}: in the future")
+        elif c.type == "boolean":
+            raise Unsuitable("boolean columns take the exact path")
+        if c.enum and not pc.all(pc.is_in(col, value_set=pa.array(list(c.enum)))).as_py():
+            raise Unsuitable(f"{c.name}: value outside the enum")
+
+
+def load(
+    conn: psycopg.Connection,
+    contract: Contract,
+    path: str,
+    header: list[str],
+    file_id: int,
+    partition_date: date | None,
+    pii_key: str,
+) -> int:
+    """COPY the file into raw under the contract; return the rows loaded. Raises Unsuitable to give up."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from ingestion.readers import open_binary
+
+    key = pii_key.encode()
+    known = _Pseudonyms(pa, key)
+    raw_names = [c.raw_name for c in contract.columns]
+    cols = [*raw_names, "_file_id", "_line", "_partition_date", "_loaded_at", "_contract_version"]
+    loaded_at = conn.execute("select now()::text").fetchone()[0]
+    pdate = partition_date.isoformat() if partition_date else ""
+    now_limit = int((datetime.now(UTC) + timedelta(hours=1)).timestamp() * 1_000_000)
+    read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
+    convert = pacsv.ConvertOptions(
+        column_types={h: pa.string() for h in header},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+    )
+    write = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    rows = 0
+    with (
+        open_binary(path) as f,
+        conn.cursor().copy(f"copy {contract.table} ({', '.join(cols)}) from stdin (format csv)") as cp,
+    ):
+        try:
+            reader = pacsv.open_csv(f, read_options=read, convert_options=convert)
+            for batch in reader:
+                n = batch.num_rows
+                if not n:
+                    continue
+                _check(pc, pa, contract, batch, now_limit)
+                arrays = []
+                for c in contract.columns:
+                    col = batch.column(c.name)
+                    if c.pseudonym:
+                        col = known.apply(pc, col)
+                    arrays.append(col)
+                arrays += [
+                    pa.array(np.full(n, file_id, dtype=np.int64)),
+                    pa.array(np.arange(rows + 2, rows + n + 2, dtype=np.int64)),  # the header is line 1
+                    pa.array(np.full(n, pdate), pa.string()),
+                    pa.array(np.full(n, loaded_at), pa.string()),
+                    pa.array(np.full(n, contract.version), pa.string()),
+                ]
+                buf = io.BytesIO()
+                pacsv.write_csv(pa.table(arrays, names=cols), buf, write_options=write)
+                cp.write(buf.getbuffer())
+                rows += n
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise Unsuitable(str(exc)) from exc
+    if len(known.originals):
+        _vault_identifiers(conn, contract, known)
+    return rows
+
+
+class _Pseudonyms:
+    """Identifier → pseudonym for one file: each distinct value is hashed once; lookups stay in Arrow."""
+
+    def __init__(self, pa, key: bytes) -> None:
+        self.pa = pa
+        self.key = key
+        self.originals = pa.array([], pa.string())
+        self.pseudonyms = pa.array([], pa.string())
+
+    def apply(self, pc, col):
+        pa = self.pa
+        uniques = pc.unique(col).drop_null()
+        new = uniques.filter(pc.invert(pc.is_in(uniques, value_set=self.originals)))
+        if len(new):
+            hashed = []
+            for v in new.to_pylist():
+                s = v.strip()
+                hashed.append(
+                    hmac.new(self.key, s.encode(), hashlib.sha256).hexdigest()[: pii.PSEUDONYM_CHARS]
+                    if s
+                    else None
+                )
+            self.originals = pa.concat_arrays([self.originals, new])
+            self.pseudonyms = pa.concat_arrays([self.pseudonyms, pa.array(hashed, pa.string())])
+        return pc.take(self.pseudonyms, pc.index_in(col, value_set=self.originals))
+
+    def pairs(self):
+        return zip(self.pseudonyms.to_pylist(), self.originals.to_pylist(), strict=True)
+
+
+def _vault_identifiers(conn: psycopg.Connection, contract: Contract, known: _Pseudonyms) -> None:
+    kinds = {c.identifier_kind or c.name for c in contract.columns if c.pseudonym}
+    kind = kinds.pop() if len(kinds) == 1 else "identifier"
+    conn.execute("create temp table _ids (pseudonym text, original text) on commit drop")
+    with conn.cursor().copy("copy _ids from stdin") as cp:
+        for p, original in known.pairs():
+            if p is not None:
+                cp.write_row((p, original.strip()))
+    conn.execute(
+        # anti-join first: most ids of a day are known already, and a probe is ~10x cheaper than a
+        # conflicting insert (measured: 100k known ids 0.16 s vs 1.2 s)
+        "insert into pii_vault.identifiers (kind, pseudonym, original) "
+        "select distinct on (pseudonym) %(kind)s, pseudonym, original from _ids i where not exists "
+        "(select 1 from pii_vault.identifiers v where v.kind = %(kind)s and v.pseudonym = i.pseudonym) "
+        "on conflict do nothing",
+        {"kind": kind},
+    )
