@@ -111,8 +111,9 @@ def test_fast_path_loads_exactly_what_the_exact_path_loads(fresh_db, tmp_path, m
         monkeypatch.setattr(loader, "FAST_PATH_MIN_BYTES", min_bytes)
         report = ingestion.ingest_partition(fresh_db, "interaction_events", str(landing), D1, D1, KEY)
         assert report.rows_loaded == 3000 and report.balanced
-        results.append((loader.LAST_TIMINGS.copy(), table(fresh_db, f"select {cols} from raw.interaction_events order by 1"),
-                        table(fresh_db, "select * from pii_vault.identifiers order by 2")))  # fmt: skip
+        rows = table(fresh_db, f"select {cols} from raw.interaction_events order by 1")
+        ids = table(fresh_db, "select * from pii_vault.identifiers order by 2")
+        results.append((loader.LAST_TIMINGS.copy(), rows, ids))
         with psycopg.connect(fresh_db.conninfo()) as conn:
             conn.execute("truncate raw.interaction_events, pii_vault.identifiers, ops.load_ledger, "
                          "ops.quarantine, ops.schema_history, ops.file_manifest")  # fmt: skip
