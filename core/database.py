@@ -75,22 +75,40 @@ def parse_url(url: str) -> PgParams:
     )
 
 
-def start_embedded(pg_dir: Path) -> PgParams:
-    """Start (or join) the embedded PostgreSQL in `pg_dir` and return its server-level parameters."""
+def start_embedded(pg_dir: Path, *, outlive_process: bool = True) -> PgParams:
+    """Start (or join) the embedded PostgreSQL in `pg_dir` and return its server-level parameters.
+
+    `outlive_process=False` (tests) stops the server when the last process using it exits.
+    """
     import pgserver  # imported here: it is only needed for the embedded default
 
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pg_dir, cleanup_mode=None)
+    server = pgserver.get_server(pg_dir, cleanup_mode=None if outlive_process else "stop")
     return parse_url(server.get_uri())
 
 
-def stop_embedded(pg_dir: Path) -> None:
-    """Stop the embedded server if it runs (make stop)."""
-    if not (pg_dir / "postmaster.pid").exists():
-        return
-    import pgserver
+def stop_embedded(pg_dir: Path, timeout_s: float = 30.0) -> bool:
+    """Stop the embedded server in `pg_dir` if it runs (make stop). Returns whether one was stopped."""
+    import signal
+    import time
 
-    pgserver.get_server(pg_dir, cleanup_mode="stop").cleanup()
+    pid_file = pg_dir / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast" shutdown: roll back, disconnect, stop
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    raise TimeoutError(f"embedded PostgreSQL (pid {pid}) in {pg_dir} did not stop within {timeout_s} s")
 
 
 def warehouse_params(settings: Settings | None = None) -> PgParams:

@@ -50,12 +50,16 @@ def render_query(suite: Suite, start: date | None, end: date | None) -> str | No
     """Fill the window placeholders of a query suite. An unset window means 'all of history'."""
     if suite.query is None:
         return None
-    return suite.query.format(
+    query = suite.query.format(
         schema=suite.schema,
         table=suite.table,
         start=(start or date(1900, 1, 1)).isoformat(),
         end=(end or date(9999, 12, 31)).isoformat(),
-    )
+    ).strip()
+    # GX accepts only queries that start with SELECT; a CTE chain runs as a subquery.
+    if not query.lower().startswith("select"):
+        query = f"select * from ({query}) as suite_rows"
+    return query
 
 
 def run_suite(

@@ -38,23 +38,28 @@ def state_dir() -> Path:
 @pytest.fixture(scope="session")
 def pg_server(state_dir: Path) -> PgParams:
     """Server-level parameters of the session's embedded PostgreSQL."""
-    params = start_embedded(state_dir / "pg")
+    params = start_embedded(state_dir / "pg", outlive_process=False)
     yield params
     from core.database import stop_embedded
 
     stop_embedded(state_dir / "pg")
 
 
-@pytest.fixture
-def fresh_db(pg_server: PgParams, request: pytest.FixtureRequest) -> PgParams:
-    """A new, bootstrapped database named after the test: isolated and inspectable after a failure."""
-    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:50]
-    params = PgParams(pg_server.host, pg_server.port, pg_server.user, pg_server.password, f"t_{name}")
+def make_database(server: PgParams, name: str) -> PgParams:
+    """Drop and recreate database `t_<name>` on `server`, bootstrapped (schemas, roles, ops tables)."""
+    name = re.sub(r"[^a-z0-9_]", "_", name.lower())[:50]
+    params = PgParams(server.host, server.port, server.user, server.password, f"t_{name}")
     with psycopg.connect(params.conninfo("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{params.dbname}" with (force)')
     ensure_database(params)
     bootstrap(params)
     return params
+
+
+@pytest.fixture
+def fresh_db(pg_server: PgParams, request: pytest.FixtureRequest) -> PgParams:
+    """A new, bootstrapped database named after the test: isolated and inspectable after a failure."""
+    return make_database(pg_server, request.node.name)
 
 
 @pytest.fixture

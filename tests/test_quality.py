@@ -79,3 +79,8 @@ def test_query_suite_checks_only_the_window(fresh_db):
 def test_render_query_defaults_to_all_history():
     s = Suite("s", "a", "b", (), query="select * from {schema}.{table} where d between '{start}' and '{end}'")
     assert render_query(s, None, None) == "select * from a.b where d between '1900-01-01' and '9999-12-31'"
+
+
+def test_render_query_wraps_cte_chains_for_gx():
+    s = Suite("s", "a", "b", (), query="  with x as (select 1 as n) select n from x")
+    assert render_query(s, None, None) == "select * from (with x as (select 1 as n) select n from x) as suite_rows"

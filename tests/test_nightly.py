@@ -1,0 +1,191 @@
+"""The night end to end, on the embedded PostgreSQL with real dbt, GX, LightGBM and MLflow.
+
+One module-scoped platform: seeded demo signals (tier S), the history as one backfill run, then
+the nightly job for the last day exactly as the 02:00 schedule runs it. Later tests re-run and
+break that same platform, in order, because each full night costs about a minute here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from core.database import PgParams, connect
+from core.settings import Settings, get_settings
+from tests.conftest import make_database
+
+START, END = date(2026, 3, 1), date(2026, 3, 10)
+BAD_DAY = END + timedelta(days=1)
+
+
+@dataclass
+class Platform:
+    params: PgParams
+    settings: Settings
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    landing: Path
+
+    def run(self, start: date, end: date) -> dg.ExecuteInProcessResult:
+        tags = (
+            {"dagster/partition": start.isoformat()}
+            if start == end
+            else {
+                "dagster/asset_partition_range_start": start.isoformat(),
+                "dagster/asset_partition_range_end": end.isoformat(),
+            }
+        )
+        job = self.defs.resolve_job_def("nightly")
+        return job.execute_in_process(instance=self.instance, tags=tags, raise_on_error=False)
+
+    def query(self, sql: str):
+        with connect(self.params) as conn:
+            return conn.execute(sql).fetchall()
+
+    def published_fingerprint(self) -> dict[str, tuple[int, str]]:
+        """Row count and an order-independent hash of every published table."""
+        out = {}
+        for (table,) in self.query(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
+        ):
+            rows = self.query(f'select md5(t::text) from marts."{table}" as t')
+            digest = hashlib.md5("".join(sorted(r[0] for r in rows)).encode()).hexdigest()
+            out[table] = (len(rows), digest)
+        return out
+
+
+@pytest.fixture(scope="module")
+def platform(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory) -> Platform:
+    from generator import GeneratorConfig, generate
+    from orchestration.definitions import build_definitions
+
+    tmp = tmp_path_factory.mktemp("night")
+    params = make_database(pg_server, "nightly")
+    settings = get_settings(
+        {
+            "KAIROO_STATE_DIR": str(tmp),
+            "KAIROO_DATABASE_URL": params.conninfo(),
+            "KAIROO_LANDING_URL": str(tmp / "landing"),
+            "DAGSTER_HOME": str(tmp / "dagster"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
+            "KAIROO_MLFLOW_ARTIFACTS": str(tmp / "mlartifacts"),
+            "KAIROO_PARTITION_START": "2026-01-01",
+        }
+    )
+    generate(GeneratorConfig(tier="S", landing_dir=tmp / "landing", oracle_dir=tmp / "oracle",
+                             start=START, end=END, seed=11))  # fmt: skip
+    return Platform(params, settings, build_definitions(settings), dg.DagsterInstance.ephemeral(), tmp / "landing")
+
+
+def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
+
+
+def test_history_then_night_publishes_checked_marts(platform: Platform):
+    history = platform.run(START, END - timedelta(days=1))
+    assert history.success, _failed_checks(history)
+    night = platform.run(END, END)
+    assert night.success, _failed_checks(night)
+    assert not _failed_checks(night)
+
+    # Every mart reached the published schema, equal to its audited build.
+    published = platform.published_fingerprint()
+    assert {"fct_interactions", "mart_exec_kpis_daily", "dim_users", "recommendations_jobs"} <= set(published)
+    for table, (rows, digest) in published.items():
+        build = platform.query(f'select md5(t::text) from marts_build."{table}" as t')
+        assert (len(build), hashlib.md5("".join(sorted(r[0] for r in build)).encode()).hexdigest()) == (
+            rows,
+            digest,
+        ), table
+
+    # The events of every day arrived, once each.
+    raw, fct = platform.query(
+        "select (select count(*) from raw.interaction_events), (select count(distinct event_id) from marts.fct_interactions)"
+    )[0]
+    assert fct == raw > 1000
+    kpi_days = platform.query("select min(kpi_date), max(kpi_date), count(*) from marts.mart_exec_kpis_daily")[0]
+    assert kpi_days == (START, END, (END - START).days + 1)
+
+    # Tonight's recommendations come from the champion the gate promoted, for tonight's date.
+    recs = platform.query("select as_of_date, count(distinct user_key), min(model_version) from marts.recommendations_jobs"
+                          " where as_of_date = '2026-03-10' group by 1")  # fmt: skip
+    assert recs and recs[0][1] > 100
+    gate = [e for e in night.get_asset_check_evaluations() if e.check_name == "promotion_gate"]
+    assert gate and "reasons" in gate[0].metadata
+
+
+def test_rerunning_a_night_changes_nothing(platform: Platform):
+    before = platform.published_fingerprint()
+    again = platform.run(END, END)
+    assert again.success, _failed_checks(again)
+    after = platform.published_fingerprint()
+    # Recommendations of a re-run night come from a retrained model version; everything else is identical.
+    for table in before:
+        if not table.startswith("recommendations"):
+            assert after[table] == before[table], table
+    dupes = platform.query(
+        "select count(*) - count(distinct event_id) from marts.fct_interactions"
+    )[0][0]
+    assert dupes == 0
+
+
+def test_a_failing_check_keeps_yesterdays_marts(platform: Platform):
+    """Tool sessions of 11 days pass the ingestion contract but not the mart's distribution bounds."""
+    before = platform.published_fingerprint()
+    source = next((platform.landing / "interaction_events" / END.isoformat()).glob("*.csv"))
+    bad_dir = platform.landing / "interaction_events" / BAD_DAY.isoformat()
+    bad_dir.mkdir(parents=True)
+    with source.open(newline="") as src, (bad_dir / "events.csv").open("w", newline="") as dst:
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        for row in reader:
+            row["event_id"] = "bad-" + row["event_id"]
+            row["occurred_at"] = row["occurred_at"].replace(END.isoformat(), BAD_DAY.isoformat())
+            if row["event_type"] == "tool_session":
+                row["duration_s"] = "999999"
+            writer.writerow(row)
+
+    result = platform.run(BAD_DAY, BAD_DAY)
+    assert not result.success
+    failed = _failed_checks(result)
+    assert "marts_build/fct_interactions:fct_interactions_window" in failed
+
+    # The check's metadata names the expectation and the column that failed, with evidence.
+    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "fct_interactions_window")
+    failures = evaluation.metadata["failed_expectations"].value
+    assert any(f["expectation"] == "expect_column_values_to_be_between" and f["column"] == "duration_s"
+               and "999999" in f["sample"] for f in failures)  # fmt: skip
+
+    # Downstream of the failed check did not run, and readers still see the previous night.
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "marts/published" not in materialized
+    assert platform.published_fingerprint() == before
+    assert platform.query(f"select count(*) from marts.fct_interactions where event_date = '{BAD_DAY}'")[0][0] == 0
+    verdict = platform.query(
+        "select success from ops.quality_results where suite = 'fct_interactions_window' order by checked_at desc limit 1"
+    )
+    assert verdict == [(False,)]
+
+    # The run-failure sensor records the failed night where the data team looks.
+    from orchestration.sensors import record_run_failures
+
+    run = platform.instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type_value == "RUN_FAILURE")
+    context = dg.build_run_status_sensor_context(
+        sensor_name="record_run_failures", dagster_event=failure, dagster_instance=platform.instance, dagster_run=run,
+        resources={"warehouse": platform.defs.resources["warehouse"]},
+    ).for_run_failure()
+    record_run_failures(context)
+    recorded = platform.query(f"select job_name from ops.run_failures where run_id = '{result.run_id}'")
+    assert recorded == [("nightly",)]
