@@ -145,7 +145,7 @@ create table if not exists raw.resumes (
     gender text,
     age_band text,
     submitted_at timestamptz,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 create unique index if not exists resumes_key on raw.resumes (resume_id);
@@ -166,7 +166,7 @@ create table if not exists raw.job_postings (
     job_level integer,
     onet_soc_code text,
     posted_at timestamptz,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 create unique index if not exists job_postings_key on raw.job_postings (job_id);
@@ -187,7 +187,7 @@ create table if not exists raw.hris_employees (
     age_band text,
     region text,
     snapshot_date date not null,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 create unique index if not exists hris_employees_key on raw.hris_employees (tenant_id, employee_key, snapshot_date);
@@ -202,7 +202,7 @@ create table if not exists raw.interaction_events (
     duration_s integer,
     progress_pct numeric,
     session_id text,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 -- Event ids are unique across every file ever loaded (exactly-once); also the dedup probe's index.
@@ -215,7 +215,7 @@ create table if not exists raw.learning_modules (
     skills text,
     level text,
     duration_hours numeric,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 create unique index if not exists learning_modules_key on raw.learning_modules (module_id);
@@ -225,7 +225,7 @@ create table if not exists raw.onet_occupations (
     title text,
     description text,
     job_zone integer,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 create unique index if not exists onet_occupations_key on raw.onet_occupations (soc_code);
@@ -237,7 +237,7 @@ create table if not exists raw.onet_skills (
     skill_kind text,
     importance numeric,
     level numeric,
-    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz,
+    _file_id bigint, _line integer, _partition_date date, _loaded_at timestamptz default now(),
     _contract_version text, _extra jsonb
 );
 create unique index if not exists onet_skills_key on raw.onet_skills (soc_code, skill_id);
