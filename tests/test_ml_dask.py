@@ -26,11 +26,11 @@ def test_query_aligned_chunks_never_split_a_query():
 def test_dask_training_and_scoring_match_in_process():
     from distributed import LocalCluster
 
-    data = make_ranking_data(n_users=300, dates=DATES, seed=21)
+    data = make_ranking_data(n_users=200, dates=DATES, seed=21)
     frame = data.labelled(7)
     train = frame[frame["as_of_date"] < DATES[-1]]
     valid = frame[frame["as_of_date"] == DATES[-1]].reset_index(drop=True)
-    config = RankerConfig(n_estimators=60, early_stopping_rounds=60, min_child_samples=20, num_threads=1)
+    config = RankerConfig(n_estimators=40, early_stopping_rounds=40, min_child_samples=20, num_threads=1)
     local = fit_and_evaluate(train, valid, config, data.groups)
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True) as cluster:
         address = cluster.scheduler_address

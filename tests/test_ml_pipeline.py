@@ -23,7 +23,7 @@ DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 AS_OF = DATES[-1] + timedelta(days=7)
 # One thread: under CPU contention from parallel test processes, two OpenMP threads ran up to 10x slower.
 CONFIG = RankerConfig(
-    n_estimators=80, early_stopping_rounds=15, min_child_samples=20, max_train_queries=5_000, num_threads=1
+    n_estimators=50, early_stopping_rounds=10, min_child_samples=20, max_train_queries=5_000, num_threads=1
 )
 
 
@@ -65,7 +65,7 @@ def _shuffle_training_labels(params, before: date, seed: int) -> None:
 
 def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path):
     tracking_uri, artifact_root = _uris(tmp_path)
-    data = make_ranking_data(n_users=400, dates=DATES, seed=11)
+    data = make_ranking_data(n_users=300, dates=DATES, seed=11)
     write_to_warehouse(fresh_db, data)
     oracle_dir = write_oracle(data, tmp_path / "oracle")
 
@@ -89,8 +89,8 @@ def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path):
     once = _recommendations(fresh_db, DATES[-1])
     again = score(fresh_db, DATES[-1], tracking_uri, top_k_jobs=5, top_k_modules=3)
     assert _recommendations(fresh_db, DATES[-1]) == once  # identical rows, not appended
-    assert report.job_rows == again.job_rows == 400 * 5 and report.module_rows == 400 * 3
-    assert {r[4] for r in once["jobs"]} == {"1"} and report.users == 400
+    assert report.job_rows == again.job_rows == 300 * 5 and report.module_rows == 300 * 3
+    assert {r[4] for r in once["jobs"]} == {"1"} and report.users == 300
     assert [r[2] for r in once["jobs"][:5]] == [1, 2, 3, 4, 5]
 
     # A challenger trained on shuffled feedback is refused; the champion keeps serving.
@@ -123,7 +123,7 @@ def test_bias_rule_refuses_a_model_that_fails_one_group(tmp_path):
     train = frame[frame["as_of_date"] < DATES[-1]]
     valid = frame[frame["as_of_date"] == DATES[-1]].reset_index(drop=True)
     config = RankerConfig(
-        n_estimators=60, early_stopping_rounds=15, min_child_samples=20, bias_k=3, num_threads=1
+        n_estimators=50, early_stopping_rounds=10, min_child_samples=20, bias_k=3, num_threads=1
     )
     trained = fit_and_evaluate(train, valid, config, data.groups)
     assert trained.bias.ratios["gender"] < 0.8, trained.bias.table
