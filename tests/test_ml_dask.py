@@ -35,7 +35,11 @@ def test_dask_training_and_scoring_match_in_process():
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True) as cluster:
         address = cluster.scheduler_address
         dask_config = RankerConfig(
-            n_estimators=100, min_child_samples=20, num_threads=1, dask_address=address
+            n_estimators=40,
+            early_stopping_rounds=40,
+            min_child_samples=20,
+            num_threads=1,
+            dask_address=address,
         )
         distributed = fit_and_evaluate(train, valid, dask_config, data.groups)
         matrix = model_matrix(valid, distributed.features)
