@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+-- A view: the table behind it is built once in intermediate; ranking reads it once a night.
 -- Ranking input: the skills a job needs and how much each matters (0-1).
 select
     job_id,

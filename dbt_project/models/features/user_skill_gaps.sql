@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+-- A view: the table behind it is built once in intermediate; ranking reads it once a night.
 -- Ranking and planning input: what a user lacks for each occupation they aim at.
 select
     user_key,

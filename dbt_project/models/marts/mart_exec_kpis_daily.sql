@@ -31,16 +31,28 @@ kpi_days as (
     where {{ date_in_window('activity_date') }}
 ),
 
-rolling as (
+-- one row per KPI day and user active in the 30 days ending that day (one hash aggregate instead of
+-- three sorted count(distinct)s)
+user_days as (
     select
         kpi_days.kpi_date,
-        count(distinct activity.user_key) filter (where activity.activity_date = kpi_days.kpi_date) as dau,
-        count(distinct activity.user_key) filter (where activity.activity_date > kpi_days.kpi_date - 7) as wau,
-        count(distinct activity.user_key) as mau
+        activity.user_key,
+        bool_or(activity.activity_date = kpi_days.kpi_date) as active_that_day,
+        bool_or(activity.activity_date > kpi_days.kpi_date - 7) as active_that_week
     from kpi_days
     inner join activity
         on activity.activity_date between kpi_days.kpi_date - 29 and kpi_days.kpi_date
-    group by kpi_days.kpi_date
+    group by kpi_days.kpi_date, activity.user_key
+),
+
+rolling as (
+    select
+        kpi_date,
+        count(*) filter (where active_that_day) as dau,
+        count(*) filter (where active_that_week) as wau,
+        count(*) as mau
+    from user_days
+    group by kpi_date
 ),
 
 daily as (
