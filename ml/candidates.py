@@ -120,7 +120,13 @@ def top_k_per_row(scores: sp.csr_matrix, k: int, pair_filter: PairFilter | None 
     sizes = np.diff(np.r_[first, len(rows)])
     ranks = np.arange(len(rows)) - np.repeat(first, sizes) + 1
     top = ranks <= k
-    return rows[top] + row_offset, cols[top], vals[top], ranks[top]
+    # int32 indices: half the memory of the concatenated result at 100k users × 100 candidates.
+    return (
+        (rows[top] + row_offset).astype(np.int32),
+        cols[top].astype(np.int32),
+        vals[top],
+        ranks[top].astype(np.int32),
+    )
 
 
 def _row_thresholds(scores: sp.csr_matrix, rows: np.ndarray, keep: np.ndarray, counts: np.ndarray, k: int):
@@ -289,7 +295,7 @@ def level_grouped_top_k(
         rows, cols, vals, ranks = chunked_top_k(
             users[urows], jobs[jcols], config.jobs_per_user, config.chunk_rows, sub_filter
         )
-        parts.append((urows[rows], jcols[cols], vals, ranks))
+        parts.append((urows[rows].astype(np.int32), jcols[cols].astype(np.int32), vals, ranks))
     if not parts:
         empty = np.array([], dtype=np.int64)
         return empty, empty, np.array([], dtype=np.float64), empty
