@@ -140,6 +140,13 @@ def check_cases(plan: _Plan) -> list[str]:
                 f"when {present} and not pg_input_is_valid({ref}, '{_PG_TYPES[c.type]}') then "
                 f"array['{rule}', {name}, 'not a valid {c.type}: ' || left({ref}, 80)]"
             )
+            if c.type in ("timestamptz", "date"):
+                # PostgreSQL also accepts 'yesterday', 'now', 'epoch', 'infinity' (seen in the generator's
+                # faults): a signal's time must be written out, so it has to start with a digit.
+                out.append(
+                    f"when {present} and not left(btrim({ref}), 1) between '0' and '9' then "
+                    f"array['{rule}', {name}, 'not an explicit {c.type}: ' || left({ref}, 80)]"
+                )
         if c.not_future and c.type in ("timestamptz", "date"):
             out.append(
                 f"when {present} and {ref}::{_PG_TYPES[c.type]} > statement_timestamp() + interval "
