@@ -136,9 +136,10 @@ def load(
     rows = 0
     STEP_SECONDS.clear()
     cur = conn.cursor()
-    # The default writer queues data for a background thread without bound; the server is the slower
-    # side, so the queue grew with the file (peak RSS +240 MB on 1M events). The plain writer blocks on
-    # the socket instead: memory stays at about one block.
+    # The default writer queues data for a background thread without bound while the server is the slower
+    # side; the plain writer blocks on the socket instead. Peak RSS is still not flat: on 1M events
+    # (105 MB) the ingesting process peaked at ~365 MB from ~130 MB, and Arrow's streaming CSV reader
+    # alone grew RSS 80 MB at 300k rows vs 155 MB at 1M (benchmarks/bench_ingest.py; open question).
     with (
         open_binary(path) as f,
         cur.copy(
