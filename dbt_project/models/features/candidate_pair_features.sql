@@ -3,7 +3,43 @@
 -- is restricted to data dated strictly before the row's as_of_date. Training (past as_of dates) and
 -- nightly scoring (tonight's) read this one view, so they cannot drift apart. Each input is
 -- pre-aggregated per (as_of_date, user) or (as_of_date, item) before it meets the pairs.
-with candidates as (
+with evidence as (
+    select * from {{ ref('int_user_skill_evidence') }}
+),
+
+targets as (
+    select * from {{ ref('int_user_target_occupations') }}
+),
+
+occupation_skills as (
+    select * from {{ ref('int_occupation_skills') }}
+),
+
+levels as (
+    select * from {{ ref('int_user_levels') }}
+),
+
+locations as (
+    select * from {{ ref('int_user_locations') }}
+),
+
+activity as (
+    select * from {{ ref('int_user_activity_daily') }}
+),
+
+daily as (
+    select * from {{ ref('int_item_daily') }}
+),
+
+categories as (
+    select * from {{ ref('int_user_category_daily') }}
+),
+
+user_item_daily as (
+    select * from {{ ref('int_user_item_daily') }}
+),
+
+candidates as (
     select
         as_of_date,
         user_key,
@@ -57,7 +93,7 @@ user_skills_asof as (
         evidence.skill_id,
         max(evidence.weight) as weight
     from user_days
-    inner join {{ ref('int_user_skill_evidence') }} as evidence
+    inner join evidence
         on user_days.user_key = evidence.user_key and user_days.as_of_date > evidence.first_seen_date
     group by user_days.as_of_date, user_days.user_key, evidence.skill_id
 ),
@@ -70,9 +106,9 @@ gaps_asof as (
         occupation_skills.skill_id,
         max(occupation_skills.importance * (1 - least(coalesce(user_skills_asof.weight, 0), 1))) as gap_weight
     from user_days
-    inner join {{ ref('int_user_target_occupations') }} as targets
+    inner join targets
         on user_days.user_key = targets.user_key and user_days.as_of_date > targets.first_targeted_date
-    inner join {{ ref('int_occupation_skills') }} as occupation_skills
+    inner join occupation_skills
         on targets.target_soc_code = occupation_skills.soc_code
     left join user_skills_asof
         on
@@ -122,7 +158,7 @@ user_levels_asof as (
         user_days.user_key,
         levels.user_level
     from user_days
-    inner join {{ ref('int_user_levels') }} as levels
+    inner join levels
         on user_days.user_key = levels.user_key and user_days.as_of_date > levels.effective_date
     order by user_days.as_of_date asc, user_days.user_key asc, levels.effective_date desc, levels.source_priority asc
 ),
@@ -142,7 +178,7 @@ user_locations_asof as (
         )[1
         ] as region
     from user_days
-    inner join {{ ref('int_user_locations') }} as locations
+    inner join locations
         on user_days.user_key = locations.user_key and user_days.as_of_date > locations.effective_date
     group by user_days.as_of_date, user_days.user_key
 ),
@@ -153,7 +189,7 @@ user_activity_asof as (
         user_days.user_key,
         sum(activity.events) as events_28d
     from user_days
-    inner join {{ ref('int_user_activity_daily') }} as activity
+    inner join activity
         on
             user_days.user_key = activity.user_key
             and activity.activity_date >= user_days.as_of_date - 28
@@ -168,7 +204,7 @@ item_popularity_asof as (
         item_days.item_id,
         sum(daily.users) as users_7d
     from item_days
-    inner join {{ ref('int_item_daily') }} as daily
+    inner join daily
         on
             item_days.item_type = daily.item_type
             and item_days.item_id = daily.item_id
@@ -186,7 +222,7 @@ user_categories_asof as (
         sum(categories.events) filter (where categories.event_date >= user_days.as_of_date - 28) as events_28d,
         max(categories.event_date) as last_interest_date
     from user_days
-    inner join {{ ref('int_user_category_daily') }} as categories
+    inner join categories
         on user_days.user_key = categories.user_key and user_days.as_of_date > categories.event_date
     group by user_days.as_of_date, user_days.user_key, categories.item_type, categories.category
 ),
@@ -197,14 +233,14 @@ prior_interactions as (
         candidates.user_key,
         candidates.item_type,
         candidates.item_id,
-        sum(daily.events) as interactions
+        sum(user_item_daily.events) as interactions
     from candidates
-    inner join {{ ref('int_user_item_daily') }} as daily
+    inner join user_item_daily
         on
-            candidates.user_key = daily.user_key
-            and candidates.item_type = daily.item_type
-            and candidates.item_id = daily.item_id
-            and candidates.as_of_date > daily.event_date
+            candidates.user_key = user_item_daily.user_key
+            and candidates.item_type = user_item_daily.item_type
+            and candidates.item_id = user_item_daily.item_id
+            and candidates.as_of_date > user_item_daily.event_date
     group by candidates.as_of_date, candidates.user_key, candidates.item_type, candidates.item_id
 )
 

@@ -1,5 +1,9 @@
 -- One row per job: numeric features as of the day after the latest day with data.
-with jobs as (
+with daily as (
+    select * from {{ ref('int_item_daily') }}
+),
+
+jobs as (
     select * from {{ ref('dim_jobs') }}
 ),
 
@@ -15,7 +19,7 @@ recent as (
         sum(daily.top_grade_users) filter (where daily.event_date >= reference.reference_date - 7) as applicants_7d,
         sum(daily.users) as users_28d,
         sum(daily.top_grade_users) as applicants_28d
-    from {{ ref('int_item_daily') }} as daily
+    from daily
     cross join reference
     where daily.item_type = 'job' and daily.event_date >= reference.reference_date - 28
     group by daily.item_id

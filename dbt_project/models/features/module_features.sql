@@ -1,5 +1,9 @@
 -- One row per module: numeric features as of the day after the latest day with data.
-with modules as (
+with daily as (
+    select * from {{ ref('int_item_daily') }}
+),
+
+modules as (
     select * from {{ ref('dim_learning_modules') }}
 ),
 
@@ -13,7 +17,7 @@ recent as (
         daily.item_id as module_id,
         sum(daily.users) as learners_28d,
         sum(daily.top_grade_users) as completions_28d
-    from {{ ref('int_item_daily') }} as daily
+    from daily
     cross join reference
     where daily.item_type = 'module' and daily.event_date >= reference.reference_date - 28
     group by daily.item_id

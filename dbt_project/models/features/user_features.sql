@@ -1,6 +1,10 @@
 -- One row per user: numeric features describing the user as of the latest day with data
 -- (reference day = the day after it). Protected attributes are deliberately absent.
-with users as (
+with activity as (
+    select * from {{ ref('int_user_activity_daily') }}
+),
+
+users as (
     select * from {{ ref('dim_users') }}
 ),
 
@@ -17,7 +21,7 @@ recent_activity as (
         sum(activity.job_applies) as job_applies_28d,
         sum(activity.module_completes) as module_completes_28d,
         sum(activity.tool_events) as tool_events_28d
-    from {{ ref('int_user_activity_daily') }} as activity
+    from activity
     cross join reference
     where activity.activity_date >= reference.reference_date - 28
     group by activity.user_key
