@@ -71,6 +71,12 @@ def run_dbt(params: PgParams, target_dir: Path, *args: str) -> list[dict]:
     return json.loads(results.read_text())["results"] if results.exists() else []
 
 
+def add_candidate(params: PgParams, as_of: date) -> None:
+    """What ranking writes before the features of its candidates are built: u1 x job j1 as of `as_of`."""
+    with psycopg.connect(params.conninfo()) as conn:
+        conn.execute("insert into ml.candidates values (%s, 'u1', 'job', 'j1', 0.9, 1)", (as_of,))
+
+
 def window(day: date) -> str:
     return json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()})
 
@@ -107,6 +113,7 @@ def warehouse(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory):
     with psycopg.connect(params.conninfo()) as conn:
         conn.execute((FIXTURES / "raw_tables.sql").read_text())
     assert load_delivery(params, DAY1) > 0
+    add_candidate(params, DAY1)
     target = tmp_path_factory.mktemp("dbt_target")
     results = run_dbt(params, target, "build", "--vars", window(DAY1))
     return params, target, results
@@ -179,6 +186,7 @@ def test_rebuilding_the_same_night_changes_nothing(warehouse):
 def test_late_event_delivered_next_day_corrects_yesterday(warehouse):
     params, target, _ = warehouse
     load_delivery(params, DAY2)
+    add_candidate(params, DAY2)
     results = run_dbt(params, target, "build", "--vars", window(DAY2))
     assert {r["status"] for r in results} <= {"success", "pass", "no-op"}
 
@@ -207,13 +215,6 @@ def test_late_event_delivered_next_day_corrects_yesterday(warehouse):
 
 def test_pair_features_are_point_in_time(warehouse):
     params, _, _ = warehouse
-    with psycopg.connect(params.conninfo()) as conn:
-        conn.execute("delete from ml.candidates")
-        conn.execute(
-            "insert into ml.candidates values (%s, 'u1', 'job', 'j1', 0.9, 1), "
-            "(%s, 'u1', 'job', 'j1', 0.9, 1)",
-            (DAY1, DAY2),
-        )
     found = rows(
         params,
         "select as_of_date, skill_overlap_count, skill_overlap_weighted, round(gap_coverage::numeric, 4), "
