@@ -7,7 +7,6 @@ the SQL I/O is exercised as in production.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,8 +26,12 @@ CONFIG = RankerConfig(
 )
 
 
-def _uris(tmp_path: Path) -> tuple[str, str]:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "artifacts")
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> tuple[str, str]:
+    """One MLflow SQLite store for this module: creating one runs ~60 schema migrations (seconds each
+    time); each test registers its own model name, so they stay independent."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    return f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts")
 
 
 def _recommendations(params, as_of):
@@ -63,8 +66,8 @@ def _shuffle_training_labels(params, before: date, seed: int) -> None:
             )
 
 
-def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path):
-    tracking_uri, artifact_root = _uris(tmp_path)
+def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path, store):
+    tracking_uri, artifact_root = store
     data = make_ranking_data(n_users=300, dates=DATES, seed=11)
     write_to_warehouse(fresh_db, data)
     oracle_dir = write_oracle(data, tmp_path / "oracle")
@@ -115,15 +118,20 @@ def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path):
     assert {"evaluation/rankers.csv", "evaluation/bias_groups.csv", "evaluation/ndcg10.png"} <= artifacts
 
 
-def test_bias_rule_refuses_a_model_that_fails_one_group(tmp_path):
+def test_bias_rule_refuses_a_model_that_fails_one_group(store):
     """A model that ranks well for men and blindly for women: better than the baselines, refused on bias."""
-    tracking_uri, artifact_root = _uris(tmp_path)
+    tracking_uri, artifact_root = store
     data = make_ranking_data(n_users=500, dates=DATES, jobs_per_user=40, unfair=("gender", "f"), seed=5)
     frame = data.labelled(7)
     train = frame[frame["as_of_date"] < DATES[-1]]
     valid = frame[frame["as_of_date"] == DATES[-1]].reset_index(drop=True)
     config = RankerConfig(
-        n_estimators=50, early_stopping_rounds=10, min_child_samples=20, bias_k=3, num_threads=1
+        model_name="kairoo-ranker-bias-test",
+        n_estimators=50,
+        early_stopping_rounds=10,
+        min_child_samples=20,
+        bias_k=3,
+        num_threads=1,
     )
     trained = fit_and_evaluate(train, valid, config, data.groups)
     assert trained.bias.ratios["gender"] < 0.8, trained.bias.table
@@ -135,4 +143,4 @@ def test_bias_rule_refuses_a_model_that_fails_one_group(tmp_path):
     assert any(r.startswith("bias rule failed: gender: selection rate@3 ratio") for r in gate.reasons)
     assert gate.metrics["bias_ratio_gender"] < 0.8
     with pytest.raises(ValueError, match="no champion yet"):
-        score(None, DATES[-1], tracking_uri)
+        score(None, DATES[-1], tracking_uri, model_name=config.model_name)
