@@ -144,8 +144,13 @@ def load_pairs(
 
 
 def candidate_dates(conn, until: date) -> list[date]:
-    """As-of dates that have candidates, up to and including `until`."""
+    """As-of dates whose candidate pair features are built, up to and including `until`.
+
+    Read from the feature table (incremental by as_of_date, indexed on it), not ml.candidates: a date whose
+    features were never built has nothing to train on.
+    """
     rows = conn.execute(
-        "select distinct as_of_date from ml.candidates where as_of_date <= %s order by 1", (until,)
+        "select distinct as_of_date from features.candidate_pair_features where as_of_date <= %s order by 1",
+        (until,),
     ).fetchall()
     return [r[0] for r in rows]
