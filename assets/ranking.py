@@ -17,6 +17,7 @@ from orchestration.partitions import daily, single_run, window_of
 from orchestration.resources import MlflowResource, WarehouseResource
 from orchestration.retries import transient_db_retries
 
+PAIR_FEATURES_KEY = dg.AssetKey(["features", "candidate_pair_features"])
 FEATURE_DEPS = [
     dg.AssetKey(["features", name])
     for name in ("user_skills", "job_skills", "module_skills", "user_skill_gaps", "user_features", "job_features")
@@ -50,9 +51,16 @@ class RankerSettings(dg.Config):
         return RankerConfig(**{k: v for k, v in self.model_dump().items() if k in known})
 
 
-def _days(context: dg.AssetExecutionContext):
-    start, end = window_of(context)
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+# A range run (backfill) draws candidates for its last days only: training reads the as-of dates whose
+# label window closed (validation = tonight - 7 days), so older dates would cost pair-feature builds
+# (~5-10 s per date at tier S) without changing tonight's model. Nightly runs draw one date each.
+CANDIDATE_DAYS_PER_RUN = 8
+
+
+def candidate_days(start, end, limit: int = CANDIDATE_DAYS_PER_RUN):
+    """The as-of dates a run draws candidates for: the last `limit` days of [start, end]."""
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return days[-limit:]
 
 
 @dg.asset(
@@ -70,7 +78,7 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     params = warehouse.params()
     reports = []
     with transient_db_retries(context):
-        for day in _days(context):  # past as-of dates are the training set of later nights
+        for day in candidate_days(*window_of(context)):  # past as-of dates train later nights
             reports.append(generate_candidates(params, day))
     last = reports[-1]
     return dg.MaterializeResult(

@@ -35,13 +35,10 @@ class KairooDbtTranslator(DagsterDbtTranslator):
         schema = dbt_resource_props["schema"]
         return "marts" if schema == BUILD_SCHEMA else schema
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        # `features.candidate_pair_features` is a VIEW over ml.candidates: its definition does not
-        # depend on the candidates' contents, and ranking writes candidates after dbt built it.
-        # Keeping the edge would put ranking inside the dbt step (a cycle between steps).
-        deps = [d for d in spec.deps if d.asset_key.path[0] != "ml"]
-        return spec.replace_attributes(deps=deps)
+
+# Built in a second, small dbt step after ranking has written tonight's candidates: the features of
+# each (user, candidate) pair, the one code path that training and scoring both read.
+PAIR_FEATURES = "candidate_pair_features"
 
 
 def dbt_vars(start, end, lookback_days: int = LOOKBACK_DAYS) -> dict[str, Any]:
@@ -55,21 +52,40 @@ def dbt_build_args(start, end) -> list[str]:
     return ["build", "--vars", json.dumps(dbt_vars(start, end)), "--exclude-resource-type", "unit_test"]
 
 
-@dbt_assets(
-    manifest=kairoo_dbt.manifest_path,
-    project=kairoo_dbt,
-    dagster_dbt_translator=KairooDbtTranslator(),
-    partitions_def=daily,
-    backfill_policy=single_run,
-)
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Build staging → intermediate → features / marts_build for the night's window, with all tests."""
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     params = warehouse.params()
     start, end = window_of(context)
     # profiles.yml reads the connection from these variables; the dbt subprocess inherits them.
     os.environ.update(params.dbt_env())
     with transient_db_retries(context):
         yield from dbt.cli(dbt_build_args(start, end), context=context).stream()
+
+
+@dbt_assets(
+    manifest=kairoo_dbt.manifest_path,
+    project=kairoo_dbt,
+    exclude=PAIR_FEATURES,
+    dagster_dbt_translator=KairooDbtTranslator(),
+    partitions_def=daily,
+    backfill_policy=single_run,
+)
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Build staging → intermediate → features / marts_build for the night's window, with all tests."""
+    yield from _dbt_build(context, dbt, warehouse)
+
+
+@dbt_assets(
+    manifest=kairoo_dbt.manifest_path,
+    project=kairoo_dbt,
+    select=PAIR_FEATURES,
+    name="pair_features",
+    dagster_dbt_translator=KairooDbtTranslator(),
+    partitions_def=daily,
+    backfill_policy=single_run,
+)
+def pair_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Point-in-time features of tonight's candidate pairs (after ranking wrote ml.candidates)."""
+    yield from _dbt_build(context, dbt, warehouse)
 
 
 def publish_specs(manifest: Mapping[str, Any]) -> list[PublishSpec]:

@@ -10,6 +10,11 @@ create table if not exists ml.candidates (
     retrieval_score double precision not null,
     retrieval_rank integer not null   -- 1 = best retrieval score for this user and item type
 );
+-- The skill match of each pair, computed with retrieval from the same sparse vectors (ml.candidates
+-- .pair_skill_features); features.candidate_pair_features adds the point-in-time context features.
+alter table ml.candidates add column if not exists skill_overlap_count integer;
+alter table ml.candidates add column if not exists skill_overlap_weighted double precision;
+alter table ml.candidates add column if not exists gap_coverage double precision;
 -- Rewrites and reads are always per as-of date (delete + copy, then the feature view).
 create index if not exists candidates_as_of on ml.candidates (as_of_date, item_type, user_key);
 

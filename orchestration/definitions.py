@@ -11,7 +11,7 @@ import dagster as dg
 from assets.quality_checks import suite_check
 from assets.ranking import RECOMMENDATION_TABLES, candidates, promotion_gate, ranker_challenger, recommendations
 from assets.signals import signals
-from assets.warehouse import publish_asset, warehouse_models
+from assets.warehouse import pair_features, publish_asset, warehouse_models
 from core.publish import PublishSpec
 from core.settings import Settings
 from orchestration.jobs import nightly
@@ -32,7 +32,7 @@ published_marts = publish_asset(
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The definitions bound to one environment (tests pass their own settings)."""
     return dg.Definitions(
-        assets=[signals, warehouse_models, candidates, ranker_challenger, recommendations, published_marts],
+        assets=[signals, warehouse_models, pair_features, candidates, ranker_challenger, recommendations, published_marts],
         asset_checks=[*gx_checks, promotion_gate],
         jobs=[nightly],
         schedules=[nightly_schedule],

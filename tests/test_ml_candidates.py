@@ -149,3 +149,32 @@ def test_generate_candidates_writes_idempotently(fresh_db):
     assert rows == [("job", first.job_candidates), ("module", 3)]  # replaced, not appended
     pd.testing.assert_frame_equal(_key(stored), _key(brute_force_candidates(user_skills, job_skills, k=5)))
     assert first.to_metadata()["as_of_date"] == "2026-03-01"
+
+
+def test_pair_skill_features_match_a_brute_force_reference():
+    from ml.candidates import pair_skill_features
+
+    user_skills = pd.DataFrame(
+        [("a", "x", 1.0), ("a", "y", 0.5), ("b", "y", 0.2)], columns=["user_key", "skill_id", "weight"]
+    )
+    gaps = pd.DataFrame([("a", "z", 0.8), ("a", "w", 0.2), ("b", "x", 1.0)], columns=["user_key", "skill_id", "gap_weight"])
+    job_skills = pd.DataFrame(
+        [("j1", "x", 0.9), ("j1", "z", 0.4), ("j2", "y", 0.3), ("j2", "w", 0.7)],
+        columns=["job_id", "skill_id", "importance"],
+    )
+    pairs = pd.DataFrame({"user_key": ["a", "a", "b", "c"], "item_id": ["j1", "j2", "j1", "j2"]})
+    out = pair_skill_features(pairs, user_skills, gaps, job_skills, "job_id", "importance", chunk_rows=2)
+
+    def brute(u, j):
+        us = {s: w for k, s, w in user_skills.itertuples(index=False) if k == u}
+        js = {s: w for k, s, w in job_skills.itertuples(index=False) if k == j}
+        gs = {s: w for k, s, w in gaps.itertuples(index=False) if k == u}
+        shared = set(us) & set(js)
+        total = sum(gs.values())
+        covered = sum(w for s, w in gs.items() if s in js)
+        return len(shared), sum(us[s] * js[s] for s in shared), covered / total if total else 0.0
+
+    expected = [brute(u, j) for u, j in pairs.itertuples(index=False)]
+    assert out["skill_overlap_count"].tolist() == [e[0] for e in expected]
+    assert np.allclose(out["skill_overlap_weighted"], [e[1] for e in expected])
+    assert np.allclose(out["gap_coverage"], [e[2] for e in expected])

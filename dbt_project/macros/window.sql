@@ -54,3 +54,22 @@
 {% macro date_index(date_column) -%}
     create index if not exists {{ this.name }}__{{ date_column }} on {{ this }} ({{ date_column }})
 {%- endmacro %}
+
+{#- Candidate dates of the night: [min_date, max_date] without the lookback (past candidates never
+    change, so their features are never recomputed). `true` on full builds. -#}
+{% macro as_of_in_window() -%}
+    {%- if in_window_mode() -%}
+        as_of_date between '{{ var('min_date') }}'::date and coalesce({{ window_end() }}, 'infinity'::date)
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- incremental_predicates for the as_of_date-keyed delete+insert of candidate features. -#}
+{% macro as_of_delete_predicate() -%}
+    {%- if var('min_date', none) -%}
+        {{ return(["DBT_INTERNAL_DEST.as_of_date >= '" ~ var('min_date') ~ "'::date"]) }}
+    {%- else -%}
+        {{ return([]) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,21 +1,25 @@
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        incremental_predicates=as_of_delete_predicate(),
+        post_hook=["{{ date_index('as_of_date') }}"],
+    )
+}}
 -- Features of each (user, candidate item) pair of ml.candidates, computed point-in-time: every input
 -- is restricted to data dated strictly before the row's as_of_date. Training (past as_of dates) and
--- nightly scoring (tonight's) read this one view, so they cannot drift apart. Each input is
+-- nightly scoring (tonight's) read this one table, so they cannot drift apart. Each input is
 -- pre-aggregated per (as_of_date, user) or (as_of_date, item) before it meets the pairs.
-with evidence as (
-    select * from {{ ref('int_user_skill_evidence') }}
-),
-
-targets as (
-    select * from {{ ref('int_user_target_occupations') }}
-),
-
-occupation_skills as (
-    select * from {{ ref('int_occupation_skills') }}
-),
-
-levels as (
+--
+-- Incremental by as_of_date, built in its own small dbt step right after ranking writes the night's
+-- candidates: a night computes only its own as_of dates (past candidates never change). As a view,
+-- every read re-derived all dates and the planner's estimates fell to one row (nested loops): 27 s
+-- for one as_of date of tier S, and a training read of ten dates did not finish in 5 minutes.
+-- The skill match of each pair (overlap count, weighted overlap, gap coverage) comes with the
+-- candidates: ranking computes it from the same sparse vectors as retrieval. Here, in SQL, it expanded
+-- every pair by every item skill (~2.3M rows per as-of date of tier S) and took 20-30 s per date.
+with levels as (
     select * from {{ ref('int_user_levels') }}
 ),
 
@@ -46,8 +50,12 @@ candidates as (
         item_type,
         item_id,
         retrieval_score,
-        retrieval_rank
+        retrieval_rank,
+        skill_overlap_count,
+        skill_overlap_weighted,
+        gap_coverage
     from {{ source('ml', 'candidates') }}
+    where {{ as_of_in_window() }}
 ),
 
 user_days as (
@@ -69,89 +77,8 @@ items as (
     select * from {{ ref('int_items') }}
 ),
 
-item_skills as (
-    select
-        'job' as item_type,
-        job_id as item_id,
-        skill_id,
-        importance
-    from {{ ref('int_job_skills') }}
-    union all
-    select
-        'module' as item_type,
-        module_id as item_id,
-        skill_id,
-        1.0 as importance
-    from {{ ref('int_module_skills') }}
-),
-
 -- the user's skills as evidenced before the day
-user_skills_asof as (
-    select
-        user_days.as_of_date,
-        user_days.user_key,
-        evidence.skill_id,
-        max(evidence.weight) as weight
-    from user_days
-    inner join evidence
-        on user_days.user_key = evidence.user_key and user_days.as_of_date > evidence.first_seen_date
-    group by user_days.as_of_date, user_days.user_key, evidence.skill_id
-),
-
 -- what the user lacked before the day for the occupations they had targeted before the day
-gaps_asof as (
-    select
-        user_days.as_of_date,
-        user_days.user_key,
-        occupation_skills.skill_id,
-        max(occupation_skills.importance * (1 - least(coalesce(user_skills_asof.weight, 0), 1))) as gap_weight
-    from user_days
-    inner join targets
-        on user_days.user_key = targets.user_key and user_days.as_of_date > targets.first_targeted_date
-    inner join occupation_skills
-        on targets.target_soc_code = occupation_skills.soc_code
-    left join user_skills_asof
-        on
-            user_days.as_of_date = user_skills_asof.as_of_date
-            and user_days.user_key = user_skills_asof.user_key
-            and occupation_skills.skill_id = user_skills_asof.skill_id
-    group by user_days.as_of_date, user_days.user_key, occupation_skills.skill_id
-),
-
-gap_totals as (
-    select
-        as_of_date,
-        user_key,
-        sum(gap_weight) as gap_weight_total
-    from gaps_asof
-    group by as_of_date, user_key
-),
-
-pair_skills as (
-    select
-        candidates.as_of_date,
-        candidates.user_key,
-        candidates.item_type,
-        candidates.item_id,
-        count(user_skills_asof.skill_id) as skill_overlap_count,
-        sum(user_skills_asof.weight * item_skills.importance) as skill_overlap_weighted,
-        sum(gaps_asof.gap_weight) as gap_covered
-    from candidates
-    inner join item_skills
-        on candidates.item_type = item_skills.item_type and candidates.item_id = item_skills.item_id
-    left join user_skills_asof
-        on
-            candidates.as_of_date = user_skills_asof.as_of_date
-            and candidates.user_key = user_skills_asof.user_key
-            and item_skills.skill_id = user_skills_asof.skill_id
-    left join gaps_asof
-        on
-            candidates.as_of_date = gaps_asof.as_of_date
-            and candidates.user_key = gaps_asof.user_key
-            and item_skills.skill_id = gaps_asof.skill_id
-    group by candidates.as_of_date, candidates.user_key, candidates.item_type, candidates.item_id
-),
-
 user_levels_asof as (
     select distinct on (user_days.as_of_date, user_days.user_key)
         user_days.as_of_date,
@@ -251,9 +178,9 @@ select
     candidates.item_id,
     candidates.retrieval_score,
     candidates.retrieval_rank,
-    coalesce(pair_skills.skill_overlap_count, 0)::integer as skill_overlap_count,
-    coalesce(pair_skills.skill_overlap_weighted, 0)::double precision as skill_overlap_weighted,
-    coalesce(pair_skills.gap_covered / nullif(gap_totals.gap_weight_total, 0), 0)::double precision as gap_coverage,
+    coalesce(candidates.skill_overlap_count, 0)::integer as skill_overlap_count,
+    coalesce(candidates.skill_overlap_weighted, 0)::double precision as skill_overlap_weighted,
+    coalesce(candidates.gap_coverage, 0)::double precision as gap_coverage,
     (items.item_level - user_levels_asof.user_level)::integer as level_gap,
     case
         when candidates.item_type <> 'job' then null
@@ -274,14 +201,6 @@ select
 from candidates
 left join items
     on candidates.item_type = items.item_type and candidates.item_id = items.item_id
-left join pair_skills
-    on
-        candidates.as_of_date = pair_skills.as_of_date
-        and candidates.user_key = pair_skills.user_key
-        and candidates.item_type = pair_skills.item_type
-        and candidates.item_id = pair_skills.item_id
-left join gap_totals
-    on candidates.as_of_date = gap_totals.as_of_date and candidates.user_key = gap_totals.user_key
 left join user_levels_asof
     on candidates.as_of_date = user_levels_asof.as_of_date and candidates.user_key = user_levels_asof.user_key
 left join user_locations_asof
