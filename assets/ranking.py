@@ -21,6 +21,10 @@ PAIR_FEATURES_KEY = dg.AssetKey(["features", "candidate_pair_features"])
 FEATURE_DEPS = [
     dg.AssetKey(["features", name])
     for name in ("user_skills", "job_skills", "module_skills", "user_skill_gaps", "user_features", "job_features")
+] + [
+    # Features and labels derive from the same events: when the night's event checks fail (blocking GX
+    # suites on fct_interactions), ranking does not learn from them either.
+    dg.AssetKey(["marts_build", "fct_interactions"]),
 ]
 TRAINING_DEPS = [
     dg.AssetKey(["features", "candidate_pair_features"]),

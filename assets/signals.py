@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from core.database import analyze
 from ingestion import PARTITIONED_SOURCES, REFERENCE_SOURCES, ingest_partition, ingest_reference
 from orchestration.partitions import daily, single_run, window_of
 from orchestration.resources import SignalsResource, WarehouseResource
@@ -87,6 +88,7 @@ def signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sig
                 for r in ingest_reference(params, signals.landing_url, signals.pii_key)
                 if r.source in selected
             )
+        analyze(params, [f"raw.{r.source}" for r in reports if r.rows_loaded])
     for report in reports:
         key = _key(report.source)
         yield dg.MaterializeResult(

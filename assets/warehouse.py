@@ -106,23 +106,25 @@ MART_SPECS = publish_specs(MANIFEST)
 MART_KEYS = [dg.AssetKey([BUILD_SCHEMA, s.table]) for s in MART_SPECS]
 
 
-def publish_asset(extra_specs: list[PublishSpec], extra_deps: list[dg.AssetKey], required_suites: list[str]):
-    """The publication step: marts_build → marts, atomically, only after every required suite passed."""
-    specs = MART_SPECS + extra_specs
+def publish_asset(
+    name: str,
+    specs: list[PublishSpec],
+    deps: list[dg.AssetKey],
+    required_suites: list[str],
+    description: str,
+) -> dg.AssetsDefinition:
+    """A publication step: `specs` from marts_build → marts, atomically, after every required suite passed."""
 
     @dg.asset(
-        key=dg.AssetKey(["marts", "published"]),
-        deps=MART_KEYS + extra_deps,
+        key=dg.AssetKey(["marts", name]),
+        deps=deps,
         group_name="publish",
         partitions_def=daily,
         backfill_policy=single_run,
         kinds={"postgres"},
-        description=(
-            "What dashboards read. Tonight's marts replace yesterday's in one transaction, and only "
-            "when every blocking check of this run passed; otherwise yesterday's marts stay."
-        ),
+        description=description,
     )
-    def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         start, end = window_of(context)
         with transient_db_retries(context):
             published = publish(
@@ -148,4 +150,4 @@ def publish_asset(extra_specs: list[PublishSpec], extra_deps: list[dg.AssetKey],
             }
         )
 
-    return published_marts
+    return _publish

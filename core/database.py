@@ -151,3 +151,13 @@ def bootstrap(params: PgParams | None = None) -> None:
 
 def _app_name() -> str:
     return os.environ.get("KAIROO_APP_NAME", "kairoo")
+
+
+def analyze(params: PgParams, tables: list[str]) -> None:
+    """Refresh planner statistics after a bulk load: rows for a new day lie past the histogram, the
+    planner then estimates a single row and chooses nested loops for the night's queries."""
+    from psycopg import sql
+
+    with connect(params, autocommit=True) as conn:
+        for table in tables:
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(*table.split("."))))

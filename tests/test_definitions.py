@@ -49,7 +49,9 @@ def test_asset_graph_matches_snapshot():
 def test_every_mart_is_checked_and_published():
     shape = graph_shape()
     marts = [k for k, v in shape["assets"].items() if k.startswith("marts_build/")]
-    published_deps = set(shape["assets"]["marts/published"]["deps"])
+    published_deps = set(shape["assets"]["marts/published"]["deps"]) | set(
+        shape["assets"]["marts/recommendations_published"]["deps"]
+    )
     assert marts and set(marts) <= published_deps
     gx_checked = {c.split(":")[0] for c in shape["checks"] if c.startswith("marts_build/")}
     assert gx_checked, "marts carry Great Expectations checks"
