@@ -181,7 +181,10 @@ def test_a_failing_check_keeps_yesterdays_marts(platform: Platform):
     from orchestration.sensors import record_run_failures
 
     run = platform.instance.get_run_by_id(result.run_id)
-    failure = next(e for e in result.all_events if e.event_type_value == "RUN_FAILURE")
+    failure = next(
+        record.dagster_event
+        for record in platform.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    )
     context = dg.build_run_status_sensor_context(
         sensor_name="record_run_failures", dagster_event=failure, dagster_instance=platform.instance, dagster_run=run,
         resources={"warehouse": platform.defs.resources["warehouse"]},
