@@ -19,8 +19,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 demo: install manifest
 	$(PY) -m orchestration.demo
 
-## test: the whole test suite (real PostgreSQL, dbt, GX, MLflow)
-test: install manifest
+## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow)
+test: install manifest lint
 	$(PY) -m pytest -q --durations=15
 
 install: $(VENV)/.installed
@@ -49,6 +49,7 @@ mlflow: install
 bench: install manifest
 	@for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
+## lint: ruff on Python, sqlfluff (postgres) on the dbt models
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -6,7 +6,6 @@ values. Checks are blocking by default: a failure stops everything downstream in
 including publication.
 """
 
-
 from collections.abc import Sequence
 
 import dagster as dg
@@ -27,7 +26,7 @@ def to_check_result(result: SuiteResult) -> dg.AssetCheckResult:
         sample = ", ".join(str(v) for v in o.sample[:5])
         rows.append(
             f"| {o.expectation} | {o.column or ''} | {'yes' if o.success else '**NO**'} | "
-            f"{_short(o.observed_value)} | {'' if o.unexpected_count is None else o.unexpected_count} | {sample} |"
+            f"{_short(o.observed_value)} | {_short(o.unexpected_count)} | {sample} |"
         )
     failed = [
         {

@@ -7,7 +7,6 @@ recommendations still refresh; the check says why); an evaluation that cannot ru
 blocks scoring and publication.
 """
 
-
 from dataclasses import fields
 from datetime import timedelta
 
@@ -20,7 +19,14 @@ from orchestration.retries import transient_db_retries
 PAIR_FEATURES_KEY = dg.AssetKey(["features", "candidate_pair_features"])
 FEATURE_DEPS = [
     dg.AssetKey(["features", name])
-    for name in ("user_skills", "job_skills", "module_skills", "user_skill_gaps", "user_features", "job_features")
+    for name in (
+        "user_skills",
+        "job_skills",
+        "module_skills",
+        "user_skill_gaps",
+        "user_features",
+        "job_features",
+    )
 ] + [
     # Features and labels derive from the same events: when the night's event checks fail (blocking GX
     # suites on fct_interactions), ranking does not learn from them either.
@@ -86,8 +92,11 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             reports.append(generate_candidates(params, day))
     last = reports[-1]
     return dg.MaterializeResult(
-        metadata={**_plain(last.to_metadata()), "as_of_dates": len(reports),
-                  "dagster/row_count": last.job_candidates + last.module_candidates}
+        metadata={
+            **_plain(last.to_metadata()),
+            "as_of_dates": len(reports),
+            "dagster/row_count": last.job_candidates + last.module_candidates,
+        }
     )
 
 
@@ -98,15 +107,22 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"lightgbm", "mlflow"},
-    description="Tonight's LightGBM LambdaRank model, trained on feedback before the split, registered as challenger.",
+    description=(
+        "Tonight's LightGBM LambdaRank model, trained on feedback before the split, registered as challenger."
+    ),
 )
 def ranker_challenger(
-    context: dg.AssetExecutionContext, config: RankerSettings, warehouse: WarehouseResource, mlflow: MlflowResource
+    context: dg.AssetExecutionContext,
+    config: RankerSettings,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
 ) -> dg.MaterializeResult:
     from ml.train import train_and_register
 
     _, end = window_of(context)
-    result = train_and_register(warehouse.params(), end, config.to_domain(), mlflow.tracking_uri, mlflow.artifact_root)
+    result = train_and_register(
+        warehouse.params(), end, config.to_domain(), mlflow.tracking_uri, mlflow.artifact_root
+    )
     meta = result.to_metadata()
     return dg.MaterializeResult(
         metadata={

@@ -6,7 +6,6 @@ metadata (rows loaded and quarantined, schema version, PII columns, bytes, rows/
 policy and accounting check, and can be materialized alone.
 """
 
-
 from datetime import timedelta
 
 import dagster as dg
@@ -24,7 +23,7 @@ DESCRIPTIONS = {
     "interaction_events": "What users do: job views, saves, applications, learning progress, tool use.",
     "learning_modules": "The learning catalogue that plans draw from (reference snapshot).",
     "onet_occupations": "O*NET 29.3 occupations and job zones (CC BY 4.0, USDOL/ETA).",
-    "onet_skills": "O*NET 29.3 skill, knowledge and technology ratings per occupation (CC BY 4.0, USDOL/ETA).",
+    "onet_skills": "O*NET 29.3 skill, knowledge and technology ratings by occupation (CC BY 4.0, USDOL/ETA).",
 }
 
 # A nightly source more than 26 h old is late; 30 h means the night missed it.
@@ -123,6 +122,7 @@ def _files_table(report) -> str:
     lines = ["| file | status | read | loaded | quarantined | error |", "|---|---|---|---|---|---|"]
     for f in report.files:
         lines.append(
-            f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} | {f.error or ''} |"
+            f"| {f.path} | {f.status} | {f.rows_read} | {f.rows_loaded} | {f.rows_quarantined} "
+            f"| {f.error or ''} |"
         )
     return "\n".join(lines)

@@ -5,7 +5,6 @@ Dagster asset checks, and a failing test stops everything downstream. The partit
 passed as dbt vars, so incremental models process only the night's days (plus the lookback).
 """
 
-
 import json
 import os
 from collections.abc import Mapping
@@ -94,7 +93,9 @@ def publish_specs(manifest: Mapping[str, Any]) -> list[PublishSpec]:
     for node in manifest["nodes"].values():
         if node["resource_type"] != "model" or node["schema"] != BUILD_SCHEMA:
             continue
-        rule = (node.get("config", {}).get("meta") or {}).get("publish") or node.get("meta", {}).get("publish")
+        rule = (node.get("config", {}).get("meta") or {}).get("publish") or node.get("meta", {}).get(
+            "publish"
+        )
         if not rule:
             raise ValueError(f"mart {node['name']} declares no meta.publish rule in its YAML")
         specs.append(PublishSpec(node["name"], rule.get("mode", "full"), rule.get("date_column")))
@@ -140,7 +141,8 @@ def publish_asset(
                 "tables": dg.MetadataValue.md(
                     "| table | mode | window | rows |\n|---|---|---|---|\n"
                     + "\n".join(
-                        f"| marts.{p.table} | {p.mode} | {p.window_start or ''}..{p.window_end or ''} | {p.rows} |"
+                        f"| marts.{p.table} | {p.mode} "
+                        f"| {p.window_start or ''}..{p.window_end or ''} | {p.rows} |"
                         for p in published
                     )
                 ),

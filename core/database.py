@@ -9,10 +9,10 @@ inter-process lock. `make stop` stops it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import psycopg
@@ -22,7 +22,11 @@ from core.settings import EMBEDDED_DB_NAME, Settings, get_settings
 _ROOT = Path(__file__).resolve().parent.parent
 
 # DDL run by `bootstrap`, in order. Each stage owns its own file; all are idempotent.
-DDL_FILES: list[Path] = [_ROOT / "core" / "ddl.sql", _ROOT / "ingestion" / "ddl.sql", _ROOT / "ml" / "ddl.sql"]
+DDL_FILES: list[Path] = [
+    _ROOT / "core" / "ddl.sql",
+    _ROOT / "ingestion" / "ddl.sql",
+    _ROOT / "ml" / "ddl.sql",
+]
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def _publish_table(
         return PublishedTable(spec.table, "full", None, window[1] if window else None, cur.rowcount)
 
     last = conn.execute(
-        "select max(window_end) from ops.publish_log where table_name = %s and mode in ('window', 'full', 'created')",
+        "select max(window_end) from ops.publish_log where table_name = %s",
         (spec.table,),
     ).fetchone()[0]
     start = catch_up_start(last, window[0])

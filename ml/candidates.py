@@ -23,7 +23,8 @@ import scipy.sparse as sp
 
 PAIR_SKILL_COLUMNS = ["skill_overlap_count", "skill_overlap_weighted", "gap_coverage"]
 CANDIDATE_COLUMNS = [
-    "as_of_date", "user_key", "item_type", "item_id", "retrieval_score", "retrieval_rank", *PAIR_SKILL_COLUMNS,
+    "as_of_date", "user_key", "item_type", "item_id", "retrieval_score", "retrieval_rank",
+    *PAIR_SKILL_COLUMNS,
 ]  # fmt: skip
 
 # (user rows, item columns) -> boolean mask of pairs that may be recommended.
@@ -412,7 +413,9 @@ def pair_skill_features(
     out = pd.DataFrame(index=pairs.index, columns=PAIR_SKILL_COLUMNS, dtype=float)
     if pairs.empty:
         return out.astype({"skill_overlap_count": "int64"})
-    skills = pd.Index(sorted(set(user_skills["skill_id"]) | set(gaps["skill_id"]) | set(item_skills["skill_id"])))
+    skills = pd.Index(
+        sorted(set(user_skills["skill_id"]) | set(gaps["skill_id"]) | set(item_skills["skill_id"]))
+    )
     users = to_sparse(user_skills, "user_key", "skill_id", "weight", cols=skills)
     user_gaps = to_sparse(gaps, "user_key", "skill_id", "gap_weight", cols=skills)
     items = to_sparse(item_skills, item_key, "skill_id", importance, cols=skills)
@@ -491,9 +494,13 @@ def generate_candidates(params, as_of: date, config: CandidateConfig | None = No
         else pd.DataFrame(columns=CANDIDATE_COLUMNS)
     )
     if len(jobs):
-        jobs[PAIR_SKILL_COLUMNS] = pair_skill_features(jobs, user_skills, gaps, job_skills, "job_id", "importance")
+        jobs[PAIR_SKILL_COLUMNS] = pair_skill_features(
+            jobs, user_skills, gaps, job_skills, "job_id", "importance"
+        )
     if len(modules):
-        modules[PAIR_SKILL_COLUMNS] = pair_skill_features(modules, user_skills, gaps, module_skills, "module_id", None)
+        modules[PAIR_SKILL_COLUMNS] = pair_skill_features(
+            modules, user_skills, gaps, module_skills, "module_id", None
+        )
     with connect(params) as conn:
         conn.execute("delete from ml.candidates where as_of_date = %s", (as_of,))
         write_frame(conn, "ml.candidates", jobs, CANDIDATE_COLUMNS)

@@ -14,10 +14,20 @@ def main() -> int:
     bootstrap(params)
     env = {**os.environ, **params.dbt_env()}
     dbt = str(Path(sys.executable).with_name("dbt"))
-    args = [dbt, "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    args = [
+        dbt,
+        "docs",
+        "generate",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     code = subprocess.call(args, env=env)
     if code == 0:
-        print(f"dbt docs: {DBT_PROJECT_DIR / 'target' / 'index.html'} (serve with `.venv/bin/dbt docs serve`)")
+        print(
+            f"dbt docs: {DBT_PROJECT_DIR / 'target' / 'index.html'} (serve with `.venv/bin/dbt docs serve`)"
+        )
     return code
 
 

@@ -5,11 +5,16 @@ Kept thin: stages define their assets in `assets/`, resources come from one plac
 use them, so loading this module stays fast (benchmarks/bench_load.py measures it).
 """
 
-
 import dagster as dg
 
 from assets.quality_checks import suite_check
-from assets.ranking import RECOMMENDATION_TABLES, candidates, promotion_gate, ranker_challenger, recommendations
+from assets.ranking import (
+    RECOMMENDATION_TABLES,
+    candidates,
+    promotion_gate,
+    ranker_challenger,
+    recommendations,
+)
 from assets.signals import signals
 from assets.warehouse import MART_KEYS, MART_SPECS, pair_features, publish_asset, warehouse_models
 from core.publish import PublishSpec
@@ -20,7 +25,9 @@ from orchestration.schedules import nightly_schedule
 from orchestration.sensors import late_signal_files, record_run_failures
 from quality.mart_suites import MART_SUITES, RECOMMENDATION_SUITES
 
-gx_checks = [suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in MART_SUITES + RECOMMENDATION_SUITES]
+gx_checks = [
+    suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in MART_SUITES + RECOMMENDATION_SUITES
+]
 
 # Two publishers, each gated by its own suites: the dashboards' marts do not wait on the ranker (a
 # night whose model cannot serve still refreshes the KPIs), and recommendations never go out unchecked.
@@ -47,8 +54,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The definitions bound to one environment (tests pass their own settings)."""
     return dg.Definitions(
         assets=[
-            signals, warehouse_models, pair_features, candidates, ranker_challenger, recommendations,
-            published_marts, published_recommendations,
+            signals,
+            warehouse_models,
+            pair_features,
+            candidates,
+            ranker_challenger,
+            recommendations,
+            published_marts,
+            published_recommendations,
         ],
         asset_checks=[*gx_checks, promotion_gate],
         jobs=[nightly],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -31,7 +31,7 @@ def prepare_instance(settings: Settings) -> None:
 
 def demo_window(today: date | None = None, days: int = DEMO_DAYS) -> tuple[date, date]:
     """The demo covers the `days` complete days before today (UTC)."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     end = today - timedelta(days=1)
     return end - timedelta(days=days - 1), end
 
@@ -109,7 +109,11 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
         for schema, table in rows:
             n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             print(f"  {schema}.{table:<32} {n:>10,}")
-        q = conn.execute("select count(*) from ops.quarantine").fetchone()[0] if _has(conn, "ops", "quarantine") else 0
+        q = (
+            conn.execute("select count(*) from ops.quarantine").fetchone()[0]
+            if _has(conn, "ops", "quarantine")
+            else 0
+        )
         print(f"  ops.quarantine{'':<26} {q:>10,}")
     print(
         "\nDagster UI: `make ui`, then http://127.0.0.1:3000 (runs, asset checks, metadata). "
@@ -121,7 +125,8 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
 def _has(conn, schema: str, table: str) -> bool:
     return bool(
         conn.execute(
-            "select 1 from information_schema.tables where table_schema = %s and table_name = %s", (schema, table)
+            "select 1 from information_schema.tables where table_schema = %s and table_name = %s",
+            (schema, table),
         ).fetchone()
     )
 

@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from core.settings import get_settings
+
 # Single-run backfills are the documented way to run a range as one run (beta in 1.13); the notice,
 # repeated for every asset at every import, adds nothing for the data team reading the logs.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-from core.settings import get_settings
 
 daily = dg.DailyPartitionsDefinition(start_date=get_settings().partition_start, timezone="UTC")
 
@@ -44,7 +44,9 @@ def window_from_tags(tags: dict[str, str]) -> tuple[date, date]:
         return _day(tags[RANGE_START]), _day(tags[RANGE_END])
     if PARTITION in tags:
         return _day(tags[PARTITION]), _day(tags[PARTITION])
-    raise ValueError("this run targets no day: launch it for a partition (or a range) of the daily partitions")
+    raise ValueError(
+        "this run targets no day: launch it for a partition (or a range) of the daily partitions"
+    )
 
 
 def _day(key: str) -> date:

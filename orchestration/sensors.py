@@ -1,7 +1,6 @@
 """Sensors: record failed runs where the data team looks, and notice late-landing files."""
 
-
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -50,9 +49,11 @@ def late_signal_files(
 ) -> dg.SensorResult | dg.SkipReason:
     from ingestion import pending_files
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     pending = pending_files(warehouse.params(), signals.landing_url)
-    days = sorted({f.partition_date for f in pending if f.partition_date is not None and f.partition_date < today})
+    days = sorted(
+        {f.partition_date for f in pending if f.partition_date is not None and f.partition_date < today}
+    )
     if not days:
         return dg.SkipReason(f"{len(pending)} pending file(s), none for a completed day")
     return dg.SensorResult(

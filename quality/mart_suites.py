@@ -43,7 +43,9 @@ fct_interactions_window = Suite(
         Expectation("ExpectColumnValuesToBeUnique", column="event_id"),
         Expectation("ExpectColumnValuesToNotBeNull", column="user_key"),
         Expectation("ExpectColumnValuesToBeInSet", column="event_type", value_set=_EVENT_TYPES),
-        Expectation("ExpectColumnValuesToBeBetween", column="duration_s", min_value=0, max_value=MAX_SESSION_SECONDS),
+        Expectation(
+            "ExpectColumnValuesToBeBetween", column="duration_s", min_value=0, max_value=MAX_SESSION_SECONDS
+        ),
         Expectation("ExpectColumnValuesToBeBetween", column="progress_pct", min_value=0, max_value=100),
         Expectation("ExpectColumnValuesToBeBetween", column="grade", min_value=0, max_value=3),
     ),
@@ -115,7 +117,9 @@ mart_exec_kpis_window = Suite(
         Expectation("ExpectColumnPairValuesAToBeGreaterThanB", column_A="wau", column_B="dau", or_equal=True),
         Expectation("ExpectColumnPairValuesAToBeGreaterThanB", column_A="mau", column_B="wau", or_equal=True),
         Expectation("ExpectColumnValuesToBeBetween", column="tool_adoption_rate", min_value=0, max_value=1),
-        Expectation("ExpectColumnValuesToBeBetween", column="learning_completion_rate", min_value=0, max_value=1),
+        Expectation(
+            "ExpectColumnValuesToBeBetween", column="learning_completion_rate", min_value=0, max_value=1
+        ),
         Expectation("ExpectColumnValuesToBeBetween", column="d7_retention_rate", min_value=0, max_value=1),
     ),
 )
@@ -129,7 +133,9 @@ fct_tool_usage_window = Suite(
         Expectation("ExpectCompoundColumnsToBeUnique", column_list=["usage_date", "tool_id"]),
         Expectation("ExpectColumnValuesToBeBetween", column="active_users", min_value=0),
         Expectation(
-            "ExpectColumnValuesToBeBetween", column="avg_session_minutes", min_value=0,
+            "ExpectColumnValuesToBeBetween",
+            column="avg_session_minutes",
+            min_value=0,
             max_value=MAX_SESSION_SECONDS / 60,
         ),
     ),
@@ -147,7 +153,6 @@ dim_users_suite = Suite(
         Expectation("ExpectColumnValuesToMatchRegex", column="user_key", regex="^[0-9a-f]{32}$"),
     ),
 )
-
 
 
 def _recommendations_suite(table: str, item_dim: str, item_key: str) -> Suite:

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Expectation:
-    """One GX expectation by its class name, e.g. `Expectation("ExpectColumnValuesToNotBeNull", column="user_key")`."""
+    """One GX expectation by class name: `Expectation("ExpectColumnValuesToNotBeNull", column="user_key")`."""
 
     kind: str
     kwargs: dict[str, Any] = field(default_factory=dict)

@@ -43,9 +43,15 @@ def test_each_default_is_replaced_by_one_variable(tmp_path):
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgresql://u:p%40ss@db.internal:5433/kairoo", PgParams("db.internal", 5433, "u", "p@ss", "kairoo")),
+        (
+            "postgresql://u:p%40ss@db.internal:5433/kairoo",
+            PgParams("db.internal", 5433, "u", "p@ss", "kairoo"),
+        ),
         ("postgresql+psycopg2://u@h/k", PgParams("h", 5432, "u", "", "k")),
-        ("postgresql://postgres:@/postgres?host=/tmp/x", PgParams("/tmp/x", 5432, "postgres", "", "postgres")),
+        (
+            "postgresql://postgres:@/postgres?host=/tmp/x",
+            PgParams("/tmp/x", 5432, "postgres", "", "postgres"),
+        ),
     ],
 )
 def test_parse_url(url, expected):
@@ -87,7 +93,9 @@ def _server_answers(host: str = "127.0.0.1", port: int = 5432) -> bool:
 @pytest.mark.server
 def test_database_url_switches_to_a_server():
     if not _server_answers():
-        pytest.skip("no PostgreSQL server answers at 127.0.0.1:5432 (the 'production' server of these machines)")
+        pytest.skip(
+            "no PostgreSQL server answers at 127.0.0.1:5432 (the 'production' server of these machines)"
+        )
     dbname = f"kairoo_ci_{uuid.uuid4().hex[:8]}"
     settings = get_settings({"KAIROO_DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{dbname}"})
     params = warehouse_params(settings)

@@ -65,7 +65,9 @@ def test_schedule_runs_nightly_for_yesterday():
     schedule = defs.resolve_schedule_def("nightly_at_0200_utc")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone in (None, "UTC")
-    context = dg.build_schedule_context(scheduled_execution_time=__import__("datetime").datetime(2026, 3, 5, 2, 0))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=__import__("datetime").datetime(2026, 3, 5, 2, 0)
+    )
     requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert [r.partition_key for r in requests] == ["2026-03-04"]
 
@@ -83,7 +85,12 @@ def test_code_location_does_not_import_heavy_libraries():
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], check=True, cwd=REPO, capture_output=True, text=True, timeout=180,
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -157,7 +157,9 @@ def test_pair_skill_features_match_a_brute_force_reference():
     user_skills = pd.DataFrame(
         [("a", "x", 1.0), ("a", "y", 0.5), ("b", "y", 0.2)], columns=["user_key", "skill_id", "weight"]
     )
-    gaps = pd.DataFrame([("a", "z", 0.8), ("a", "w", 0.2), ("b", "x", 1.0)], columns=["user_key", "skill_id", "gap_weight"])
+    gaps = pd.DataFrame(
+        [("a", "z", 0.8), ("a", "w", 0.2), ("b", "x", 1.0)], columns=["user_key", "skill_id", "gap_weight"]
+    )
     job_skills = pd.DataFrame(
         [("j1", "x", 0.9), ("j1", "z", 0.4), ("j2", "y", 0.3), ("j2", "w", 0.7)],
         columns=["job_id", "skill_id", "importance"],

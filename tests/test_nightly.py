@@ -80,7 +80,9 @@ def platform(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory) -> P
     )
     generate(GeneratorConfig(tier="S", landing_dir=tmp / "landing", oracle_dir=tmp / "oracle",
                              start=START, end=END, seed=11))  # fmt: skip
-    return Platform(params, settings, build_definitions(settings), dg.DagsterInstance.ephemeral(), tmp / "landing")
+    return Platform(
+        params, settings, build_definitions(settings), dg.DagsterInstance.ephemeral(), tmp / "landing"
+    )
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -110,14 +112,18 @@ def test_history_then_night_publishes_checked_marts(platform: Platform):
 
     # The events of every day arrived, once each.
     raw, fct = platform.query(
-        "select (select count(*) from raw.interaction_events), (select count(distinct event_id) from marts.fct_interactions)"
+        "select (select count(*) from raw.interaction_events),"
+        " (select count(distinct event_id) from marts.fct_interactions)"
     )[0]
     assert fct == raw > 1000
-    kpi_days = platform.query("select min(kpi_date), max(kpi_date), count(*) from marts.mart_exec_kpis_daily")[0]
+    kpi_days = platform.query(
+        "select min(kpi_date), max(kpi_date), count(*) from marts.mart_exec_kpis_daily"
+    )[0]
     assert kpi_days == (START, END, (END - START).days + 1)
 
     # Tonight's recommendations come from the champion the gate promoted, for tonight's date.
-    recs = platform.query("select as_of_date, count(distinct user_key), min(model_version) from marts.recommendations_jobs"
+    recs = platform.query("select as_of_date, count(distinct user_key), min(model_version)"
+                          " from marts.recommendations_jobs"
                           " where as_of_date = '2026-03-10' group by 1")  # fmt: skip
     assert recs and recs[0][1] > 100
     gate = [e for e in night.get_asset_check_evaluations() if e.check_name == "promotion_gate"]
@@ -133,9 +139,7 @@ def test_rerunning_a_night_changes_nothing(platform: Platform):
     for table in before:
         if not table.startswith("recommendations"):
             assert after[table] == before[table], table
-    dupes = platform.query(
-        "select count(*) - count(distinct event_id) from marts.fct_interactions"
-    )[0][0]
+    dupes = platform.query("select count(*) - count(distinct event_id) from marts.fct_interactions")[0][0]
     assert dupes == 0
 
 
@@ -162,7 +166,9 @@ def test_a_failing_check_keeps_yesterdays_marts(platform: Platform):
     assert "marts_build/fct_interactions:fct_interactions_window" in failed
 
     # The check's metadata names the expectation and the column that failed, with evidence.
-    evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "fct_interactions_window")
+    evaluation = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "fct_interactions_window"
+    )
     failures = evaluation.metadata["failed_expectations"].value
     assert any(f["expectation"] == "expect_column_values_to_be_between" and f["column"] == "duration_s"
                and "999999" in f["sample"] for f in failures)  # fmt: skip
@@ -171,9 +177,13 @@ def test_a_failing_check_keeps_yesterdays_marts(platform: Platform):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "marts/published" not in materialized
     assert platform.published_fingerprint() == before
-    assert platform.query(f"select count(*) from marts.fct_interactions where event_date = '{BAD_DAY}'")[0][0] == 0
+    assert (
+        platform.query(f"select count(*) from marts.fct_interactions where event_date = '{BAD_DAY}'")[0][0]
+        == 0
+    )
     verdict = platform.query(
-        "select success from ops.quality_results where suite = 'fct_interactions_window' order by checked_at desc limit 1"
+        "select success from ops.quality_results where suite = 'fct_interactions_window'"
+        " order by checked_at desc limit 1"
     )
     assert verdict == [(False,)]
 
@@ -186,7 +196,10 @@ def test_a_failing_check_keeps_yesterdays_marts(platform: Platform):
         for record in platform.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     )
     context = dg.build_run_status_sensor_context(
-        sensor_name="record_run_failures", dagster_event=failure, dagster_instance=platform.instance, dagster_run=run,
+        sensor_name="record_run_failures",
+        dagster_event=failure,
+        dagster_instance=platform.instance,
+        dagster_run=run,
         resources={"warehouse": platform.defs.resources["warehouse"]},
     ).for_run_failure()
     record_run_failures(context)

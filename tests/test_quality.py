@@ -51,7 +51,9 @@ def test_suite_passes_and_fails_with_evidence(fresh_db):
 
     record_result(fresh_db, bad, run_id="r1", partition_key="2026-03-02")
     with connect(fresh_db) as conn:
-        row = conn.execute("select success, evaluated, failed from ops.quality_results where run_id = 'r1'").fetchone()
+        row = conn.execute(
+            "select success, evaluated, failed from ops.quality_results where run_id = 'r1'"
+        ).fetchone()
     assert row == (False, 3, 2)
 
     check = to_check_result(bad)
@@ -83,4 +85,7 @@ def test_render_query_defaults_to_all_history():
 
 def test_render_query_wraps_cte_chains_for_gx():
     s = Suite("s", "a", "b", (), query="  with x as (select 1 as n) select n from x")
-    assert render_query(s, None, None) == "select * from (with x as (select 1 as n) select n from x) as suite_rows"
+    assert (
+        render_query(s, None, None)
+        == "select * from (with x as (select 1 as n) select n from x) as suite_rows"
+    )

@@ -1,6 +1,6 @@
 """The late-file sensor: files landing for a completed day re-run that day; today's wait for 02:00."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
@@ -18,7 +18,7 @@ def _land(landing, day: date, name: str) -> None:
 
 def test_late_files_request_a_rerun_of_their_day(fresh_db, tmp_path):
     landing = tmp_path / "landing"
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     late_day = today - timedelta(days=3)
     _land(landing, late_day, "late.csv")
     _land(landing, today, "today.csv")
@@ -33,7 +33,7 @@ def test_late_files_request_a_rerun_of_their_day(fresh_db, tmp_path):
 
 def test_nothing_late_means_skip(fresh_db, tmp_path):
     landing = tmp_path / "landing"
-    _land(landing, datetime.now(timezone.utc).date(), "today.csv")
+    _land(landing, datetime.now(UTC).date(), "today.csv")
     resources = {
         "warehouse": WarehouseResource(database_url=fresh_db.conninfo(), state_dir=str(tmp_path)),
         "signals": SignalsResource(landing_url=str(landing), pii_key="test-key"),
