@@ -53,6 +53,9 @@ class RankerSettings(dg.Config):
     promotion_margin: float = 0.005
     bias_threshold: float = 0.8
     dask_address: str | None = None
+    # The generator's latent truth, for offline evaluation of demo and scale runs only: it adds the
+    # oracle's NDCG to the run's metrics and never reaches training or scoring.
+    oracle_dir: str | None = None
 
     def to_domain(self):
         from ml.train import RankerConfig
@@ -121,7 +124,12 @@ def ranker_challenger(
 
     _, end = window_of(context)
     result = train_and_register(
-        warehouse.params(), end, config.to_domain(), mlflow.tracking_uri, mlflow.artifact_root
+        warehouse.params(),
+        end,
+        config.to_domain(),
+        mlflow.tracking_uri,
+        mlflow.artifact_root,
+        oracle_dir=config.oracle_dir,
     )
     meta = result.to_metadata()
     return dg.MaterializeResult(

@@ -56,7 +56,7 @@ def land_demo_signals(settings: Settings, start: date, end: date) -> None:
     )
 
 
-def run_nightly(start: date, end: date):
+def run_nightly(start: date, end: date, run_config: dict | None = None):
     import dagster as dg
 
     from orchestration.definitions import defs  # imported once; the timer below covers the run only
@@ -71,7 +71,7 @@ def run_nightly(start: date, end: date):
             "dagster/asset_partition_range_end": end.isoformat(),
         }
     began = time.perf_counter()
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    result = job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
     return result, time.perf_counter() - began, instance
 
 
@@ -98,6 +98,11 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
         )
         for e in failed:
             print(f"  failed check {e.asset_key.to_user_string()}:{e.check_name} ({e.severity.value})")
+        for m in result.get_asset_materialization_events():
+            mat = m.event_specific_data.materialization
+            if mat.asset_key.to_user_string() == "ml/ranker_challenger":
+                metrics = {k: v.value for k, v in mat.metadata.items() if k.startswith("metric/")}
+                print(f"  ranker: {metrics}")
     with connect(warehouse_params(settings)) as conn:
         rows = conn.execute(
             """
@@ -145,7 +150,11 @@ def main() -> int:
     results = []
     history = run_nightly(start, end - timedelta(days=1))
     results.append((f"history backfill {start}..{end - timedelta(days=1)}", *history))
-    night = run_nightly(end, end)
+    # The last night also evaluates the ranker against the generator's latent truth (evaluation only).
+    oracle = {
+        "ops": {"ml__ranker_challenger": {"config": {"oracle_dir": str(settings.state_dir / "oracle")}}}
+    }
+    night = run_nightly(end, end, oracle)
     results.append((f"nightly {end}", *night))
     return report(settings, results)
 
