@@ -98,11 +98,15 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
         )
         for e in failed:
             print(f"  failed check {e.asset_key.to_user_string()}:{e.check_name} ({e.severity.value})")
-        for m in result.get_asset_materialization_events():
-            mat = m.event_specific_data.materialization
-            if mat.asset_key.to_user_string() == "ml/ranker_challenger":
-                metrics = {k: v.value for k, v in mat.metadata.items() if k.startswith("metric/")}
-                print(f"  ranker: {metrics}")
+        # A range run records one materialization per day: the metrics are the same, print them once.
+        ranker = [
+            m.event_specific_data.materialization
+            for m in result.get_asset_materialization_events()
+            if m.asset_key.to_user_string() == "ml/ranker_challenger"
+        ]
+        if ranker:
+            metrics = {k[7:]: v.value for k, v in ranker[-1].metadata.items() if k.startswith("metric/")}
+            print(f"  ranker: {metrics}")
     with connect(warehouse_params(settings)) as conn:
         rows = conn.execute(
             """
