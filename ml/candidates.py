@@ -449,7 +449,7 @@ def generate_candidates(params, as_of: date, config: CandidateConfig | None = No
 
     Idempotent per as-of date: the date's rows are replaced in one transaction.
     """
-    from core.database import connect
+    from core.database import analyze, connect
     from ml.io import read_frame, write_frame
 
     config = config or CandidateConfig()
@@ -505,10 +505,9 @@ def generate_candidates(params, as_of: date, config: CandidateConfig | None = No
         conn.execute("delete from ml.candidates where as_of_date = %s", (as_of,))
         write_frame(conn, "ml.candidates", jobs, CANDIDATE_COLUMNS)
         write_frame(conn, "ml.candidates", modules, CANDIDATE_COLUMNS)
-    with connect(params, autocommit=True) as conn:
-        # Fresh statistics for tonight's date: without them the planner estimates one candidate row
-        # for a date past its histogram and the pair-feature build ran nested loops for minutes.
-        conn.execute("analyze ml.candidates")
+    # Fresh statistics for tonight's date: without them the planner estimates one candidate row for a
+    # date past its histogram and the pair-feature build ran nested loops for minutes.
+    analyze(params, ["ml.candidates"])
     n_users = user_skills["user_key"].nunique() if len(user_skills) else 0
     return CandidateReport(
         as_of_date=as_of,
