@@ -5,6 +5,11 @@ Reads tonight's candidate pairs from `features.candidate_pair_features` (the sam
 runs ~120k rows/s on 2 threads), keeps the top k per user and item type, and replaces the as-of date's rows
 in `marts_build.recommendations_jobs` / `marts_build.recommendations_modules`, published with the marts.
 Reproducible: a fixed model and fixed inputs give identical rows (deterministic trees, ties by item id).
+
+Cold start: until the gate has promoted a first model (it must beat the baselines), users are served
+the best simple ranking we have, the skill-overlap retrieval score, labelled as such in `model_name`
+and `model_version`, so that a new deployment recommends from its first night and dashboards can tell
+model-served rows from baseline ones.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from ml.features import model_matrix
 
 RECOMMENDATION_COLUMNS = ["as_of_date", "user_key", "item_id", "rank", "score", "model_name", "model_version"]
 TABLES = {"job": "marts_build.recommendations_jobs", "module": "marts_build.recommendations_modules"}
+# What serves before any model is champion (ml.evaluation's `skill_overlap` baseline).
+BASELINE_NAME = "baseline-skill-overlap"
+BASELINE_VERSION = "retrieval_score"
 
 
 @dataclass
@@ -27,6 +35,7 @@ class ScoreReport:
     as_of_date: date
     model_name: str
     model_version: str
+    serving: str  # "champion" or "baseline" (no champion promoted yet)
     users: int
     pairs_scored: int
     job_rows: int
@@ -60,6 +69,14 @@ def top_k_recommendations(
     return out
 
 
+def baseline_scores(pairs: pd.DataFrame):
+    """The cold-start ranking: retrieval score, in `model_matrix` order; returns (sorted pairs, scores)."""
+    from ml.features import PAIR_KEYS, sort_pairs
+
+    ordered = sort_pairs(pairs)
+    return ordered[PAIR_KEYS], ordered["retrieval_score"].to_numpy(dtype=np.float64)
+
+
 def score_frame(booster, pairs: pd.DataFrame, chunk_rows: int = 250_000, dask_address: str | None = None):
     """Scores for candidate pairs in `model_matrix` order; returns (sorted pairs, scores)."""
     from ml.train import predict
@@ -84,7 +101,10 @@ def score(
     chunk_rows: int = 250_000,
     dask_address: str | None = None,
 ) -> ScoreReport:
-    """Score tonight's candidates with the `champion` version and write the top-k tables for `as_of`."""
+    """Score tonight's candidates with the `champion` version and write the top-k tables for `as_of`.
+
+    With no champion yet, the skill-overlap baseline serves (see the module docstring).
+    """
     from core.database import connect
     from ml.io import write_frame
     from ml.registry import CHAMPION, load_version
@@ -92,10 +112,9 @@ def score(
     started = time.perf_counter()
     champion = load_version(tracking_uri, model_name, CHAMPION)
     if champion is None:
-        raise ValueError(
-            f"model {model_name!r} has no champion yet: nothing may serve until the gate promotes one"
-        )
-    booster, version = champion
+        booster, serving_name, version = None, BASELINE_NAME, BASELINE_VERSION
+    else:
+        (booster, version), serving_name = champion, model_name
     k_by_type = {"job": top_k_jobs, "module": top_k_modules}
     results: dict[str, list[pd.DataFrame]] = {"job": [], "module": []}
     pairs_scored, predict_seconds, users = 0, 0.0, set()
@@ -103,12 +122,16 @@ def score(
         for pairs in whole_users(_stream_pairs(conn, as_of, chunk_rows)):
             pairs = pairs.assign(as_of_date=pd.to_datetime(pairs["as_of_date"]).dt.date)
             t = time.perf_counter()
-            keys, scores = score_frame(booster, pairs, dask_address=dask_address)
+            keys, scores = (
+                baseline_scores(pairs)
+                if booster is None
+                else score_frame(booster, pairs, dask_address=dask_address)
+            )
             predict_seconds += time.perf_counter() - t
             pairs_scored += len(keys)
             users.update(keys["user_key"].unique())
             for item_type, rows in top_k_recommendations(
-                keys, scores, k_by_type, model_name, version
+                keys, scores, k_by_type, serving_name, version
             ).items():
                 results[item_type].append(rows)
     written = {}
@@ -123,8 +146,9 @@ def score(
             written[item_type] = write_frame(conn, table, rows, RECOMMENDATION_COLUMNS)
     return ScoreReport(
         as_of_date=as_of,
-        model_name=model_name,
+        model_name=serving_name,
         model_version=str(version),
+        serving="baseline" if booster is None else "champion",
         users=len(users),
         pairs_scored=pairs_scored,
         job_rows=written["job"],

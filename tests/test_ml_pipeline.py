@@ -72,6 +72,20 @@ def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path, s
     write_to_warehouse(fresh_db, data)
     oracle_dir = write_oracle(data, tmp_path / "oracle")
 
+    # Cold start: before any model is champion the skill-overlap baseline serves, labelled as such,
+    # in retrieval order.
+    cold = score(fresh_db, DATES[-1], tracking_uri, top_k_jobs=5, top_k_modules=3)
+    assert cold.serving == "baseline" and cold.job_rows == 300 * 5 and cold.module_rows == 300 * 3
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        served = conn.execute(
+            "select distinct r.model_name, r.model_version, (r.rank = c.retrieval_rank) as same_order"
+            " from marts_build.recommendations_jobs r join ml.candidates c"
+            " on c.as_of_date = r.as_of_date and c.user_key = r.user_key and c.item_type = 'job'"
+            " and c.item_id = r.item_id where r.as_of_date = %s",
+            (DATES[-1],),
+        ).fetchall()
+    assert served == [("baseline-skill-overlap", "retrieval_score", True)]
+
     first = train_and_register(
         fresh_db, AS_OF, CONFIG, tracking_uri, artifact_root, oracle_dir=str(oracle_dir)
     )
@@ -142,5 +156,5 @@ def test_bias_rule_refuses_a_model_that_fails_one_group(store):
     assert not gate.promoted and gate.champion_version is None and gate.challenger_version == version
     assert any(r.startswith("bias rule failed: gender: selection rate@3 ratio") for r in gate.reasons)
     assert gate.metrics["bias_ratio_gender"] < 0.8
-    with pytest.raises(ValueError, match="no champion yet"):
-        score(None, DATES[-1], tracking_uri, model_name=config.model_name)
+    # Nothing was promoted: the cold-start baseline keeps serving (see the first test).
+    assert load_version(tracking_uri, config.model_name, "champion") is None
