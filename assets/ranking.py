@@ -8,7 +8,6 @@ blocks scoring and publication.
 """
 
 from dataclasses import fields
-from datetime import timedelta
 
 import dagster as dg
 
@@ -49,7 +48,9 @@ class RankerSettings(dg.Config):
     early_stopping_rounds: int = 30
     seed: int = 7
     label_window_days: int = 7
+    train_window_dates: int = 7
     max_train_queries: int = 60_000
+    max_valid_queries: int = 50_000
     promotion_margin: float = 0.005
     bias_threshold: float = 0.8
     dask_address: str | None = None
@@ -64,18 +65,6 @@ class RankerSettings(dg.Config):
         return RankerConfig(**{k: v for k, v in self.model_dump().items() if k in known})
 
 
-# A range run (backfill) draws candidates for its last days only: training reads the as-of dates whose
-# label window closed (validation = tonight - 7 days), so older dates would cost pair-feature builds
-# (~5-10 s per date at tier S) without changing tonight's model. Nightly runs draw one date each.
-CANDIDATE_DAYS_PER_RUN = 8
-
-
-def candidate_days(start, end, limit: int = CANDIDATE_DAYS_PER_RUN):
-    """The as-of dates a run draws candidates for: the last `limit` days of [start, end]."""
-    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return days[-limit:]
-
-
 @dg.asset(
     key=dg.AssetKey(["ml", "candidates"]),
     deps=FEATURE_DEPS,
@@ -87,11 +76,13 @@ def candidate_days(start, end, limit: int = CANDIDATE_DAYS_PER_RUN):
 )
 def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from ml.candidates import generate_candidates
+    from ml.train import RankerConfig, dates_to_draw
 
     params = warehouse.params()
     reports = []
     with transient_db_retries(context):
-        for day in candidate_days(*window_of(context)):  # past as-of dates train later nights
+        # A range run (backfill) draws only the dates this and the coming nights' training reads.
+        for day in dates_to_draw(*window_of(context), RankerConfig()):
             reports.append(generate_candidates(params, day))
     last = reports[-1]
     return dg.MaterializeResult(

@@ -107,23 +107,52 @@ def load_pairs(
     as_of_dates: list[date],
     label_window_days: int | None,
     item_types: tuple[str, ...] = ("job", "module"),
+    judged_only: bool = False,
+    max_queries: int | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Candidate pairs with features for the given as-of dates, with their graded label when asked.
 
     The label of a pair is the highest interaction grade (apply 3 > save 2 > view 1; complete > progress >
     start for modules) in `[as_of_date, as_of_date + label_window_days)`: what the user did after the day
     the candidates were drawn. The join runs inside PostgreSQL.
+
+    `judged_only` keeps the queries with at least one relevant candidate (the only ones with a ranking
+    signal) and `max_queries` a reproducible sample of them (by a hash of the query and `seed`), both
+    chosen inside PostgreSQL: at tier M one as-of date holds ~12M pairs, of which training needs a few.
     """
     from ml.io import read_frame
 
     columns = ", ".join(f"f.{c}" for c in PAIR_KEYS + PAIR_FEATURES)
-    binds = {"dates": list(as_of_dates), "types": list(item_types), "w": label_window_days}
+    binds = {
+        "dates": list(as_of_dates),
+        "types": list(item_types),
+        "w": label_window_days,
+        "n": max_queries,
+        "seed": str(seed),
+    }
     if label_window_days is None:
+        if judged_only:
+            raise ValueError("judged queries need labels: pass label_window_days")
         query = (
             f"select {columns} from features.candidate_pair_features f"
             " where f.as_of_date = any(%(dates)s::date[]) and f.item_type = any(%(types)s::text[])"
         )
     else:
+        judged = ""
+        if judged_only:
+            judged = """
+            , judged as (
+                select q.as_of_date, q.user_key, q.item_type
+                from (
+                    select distinct f.as_of_date, f.user_key, f.item_type
+                    from features.candidate_pair_features f
+                    join lab using (as_of_date, user_key, item_type, item_id)
+                    where f.as_of_date = any(%(dates)s::date[]) and f.item_type = any(%(types)s::text[])
+                ) q
+                order by md5(q.as_of_date::text || q.user_key || q.item_type || %(seed)s), 1, 2, 3
+                limit %(n)s
+            )"""
         query = f"""
             with lab as (
                 select d.as_of_date, l.user_key, l.item_type, l.item_id, max(l.grade) as grade
@@ -131,9 +160,10 @@ def load_pairs(
                 join features.interaction_labels l
                   on l.event_date >= d.as_of_date and l.event_date < d.as_of_date + %(w)s::integer
                 group by 1, 2, 3, 4
-            )
+            ){judged}
             select {columns}, coalesce(lab.grade, 0) as grade
             from features.candidate_pair_features f
+            {"join judged using (as_of_date, user_key, item_type)" if judged_only else ""}
             left join lab using (as_of_date, user_key, item_type, item_id)
             where f.as_of_date = any(%(dates)s::date[]) and f.item_type = any(%(types)s::text[])"""
     frame = read_frame(conn, query, binds, dtype={"user_key": str, "item_id": str, "item_type": str})

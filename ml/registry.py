@@ -273,7 +273,15 @@ def promote_if_better(
         window = int(run.data.tags["label_window_days"])
         with connect(params) as conn:
             if validation is None:
-                validation = load_pairs(conn, dates, window)
+                # The challenger's validation sample (same dates, window, size and seed).
+                validation = load_pairs(
+                    conn,
+                    dates,
+                    window,
+                    judged_only=True,
+                    max_queries=config.max_valid_queries,
+                    seed=config.seed,
+                )
             if groups is None:
                 groups = load_groups(conn)
     validation = sort_pairs(validation)

@@ -13,7 +13,7 @@ from ml.bias import bias_report
 from ml.evaluation import per_query_metrics, ranking_metrics
 from ml.features import MODEL_FEATURES, check_features, model_matrix
 from ml.registry import decide
-from ml.train import time_split
+from ml.train import RankerConfig, candidate_horizon_days, dates_to_draw, time_split
 
 D = date(2026, 3, 1)
 
@@ -71,12 +71,28 @@ def test_time_split_keeps_training_labels_out_of_validation():
     split = time_split(dates, as_of=D + timedelta(days=35), label_window_days=7, validation_dates=1)
     assert split.kind == "time" and split.valid_dates == [D + timedelta(days=28)]
     assert split.train_dates == dates[:4]
+    # A training window keeps the latest usable dates only.
+    split = time_split(dates, D + timedelta(days=35), 7, 1, train_window_dates=2)
+    assert split.train_dates == dates[2:4] and split.valid_dates == [D + timedelta(days=28)]
     # A 10-day label window: the date 21 days in would leak labels into validation and is dropped.
     split = time_split(dates, as_of=D + timedelta(days=40), label_window_days=10, validation_dates=1)
     assert split.valid_dates == [D + timedelta(days=28)] and max(split.train_dates) == D + timedelta(days=14)
     assert time_split(dates[:1], D + timedelta(days=9), 7, 1).kind == "user_holdout"
     with pytest.raises(ValueError, match="no candidate as-of date has a closed 7-day label window"):
         time_split(dates, as_of=D + timedelta(days=3), label_window_days=7, validation_dates=1)
+
+
+def test_backfills_draw_the_dates_coming_nights_train_on():
+    config = RankerConfig()  # 7-day labels, 1 validation date, 7 training dates
+    assert candidate_horizon_days(config) == 21
+    end = D + timedelta(days=59)
+    drawn = dates_to_draw(D, end, config)
+    assert drawn[0] == end - timedelta(days=20) and drawn[-1] == end and len(drawn) == 21
+    assert dates_to_draw(end, end, config) == [end]  # a nightly run draws its own date
+    # Tonight's split reads only drawn dates: validation at end - 7, training from end - 20.
+    split = time_split(drawn, end, 7, 1, config.train_window_dates)
+    assert split.valid_dates == [end - timedelta(days=7)] and len(split.train_dates) == 7
+    assert split.train_dates[0] == drawn[0]
 
 
 def test_gate_rule():
