@@ -44,6 +44,10 @@ class CandidateConfig:
     max_level_below: int = 2
     # Region is a protected attribute: used here only as a reachability rule, never as a model feature.
     location_filter: bool = True
+    # Days of as-of dates kept in ml.candidates (and, by dbt's `candidate_retention_days`, in
+    # features.candidate_pair_features): at M about 12M rows a night. Covers the 21 days the default
+    # ranker reads (ml.train.candidate_horizon_days) with two weeks to spare for a wider training window.
+    retention_days: int = 35
 
 
 @dataclass
@@ -384,6 +388,30 @@ def _read_attrs(conn, table: str, key: str) -> pd.DataFrame | None:
     return frame.drop_duplicates("key").set_index("key")
 
 
+def _read_available(conn, table: str, key: str, since_column: str) -> pd.Series | None:
+    """The first day each entity existed (signup, posting), indexed by key; None if the table lacks it."""
+    from ml.io import read_frame, table_columns
+
+    columns = table_columns(conn, table)
+    if not columns or key not in columns or since_column not in columns:
+        return None
+    query = f"select {key}::text as key, {since_column} as since from {table}"
+    frame = read_frame(conn, query, dtype={"key": str})
+    return pd.to_datetime(frame.drop_duplicates("key").set_index("key")["since"])
+
+
+def existing_on(frame: pd.DataFrame, key: str, since: pd.Series | None, as_of: date) -> pd.DataFrame:
+    """Rows of `frame` whose entity existed by `as_of` (unknown first day: kept).
+
+    Tonight this keeps everyone. For a past as-of date (a backfill) it keeps out users who signed up and
+    jobs posted later: training must not learn from candidates nobody could have been shown that day.
+    """
+    if since is None or frame.empty:
+        return frame
+    first = pd.to_datetime(frame[key].map(since))
+    return frame[first.isna() | (first <= pd.Timestamp(as_of))]
+
+
 def _gather(indexed: Indexed, labels: pd.Series) -> sp.csr_matrix:
     """Rows of `indexed` for each label, an all-zero row where the label is unknown."""
     matrix = sp.vstack([indexed.matrix, sp.csr_matrix((1, indexed.matrix.shape[1]))], format="csr")
@@ -447,7 +475,9 @@ def _positions(rows: pd.Index, labels: pd.Series) -> np.ndarray:
 def generate_candidates(params, as_of: date, config: CandidateConfig | None = None) -> CandidateReport:
     """Compute tonight's job and module candidates from the `features` schema into `ml.candidates`.
 
-    Idempotent per as-of date: the date's rows are replaced in one transaction.
+    Idempotent per as-of date: the date's rows are replaced in one transaction, and dates more than
+    `config.retention_days` before the newest are dropped with them. For a past as-of date only users
+    and jobs that existed by then are retrieved (with tonight's skill profiles: they are not versioned).
     """
     from core.database import analyze, connect
     from ml.io import read_frame, write_frame
@@ -476,6 +506,11 @@ def generate_candidates(params, as_of: date, config: CandidateConfig | None = No
         )
         user_attrs = _read_attrs(conn, "features.user_features", "user_key")
         job_attrs = _read_attrs(conn, "features.job_features", "job_id")
+        signed_up = _read_available(conn, "features.user_features", "user_key", "signup_date")
+        posted = _read_available(conn, "features.job_features", "job_id", "posted_date")
+    user_skills = existing_on(user_skills, "user_key", signed_up, as_of)
+    gaps = existing_on(gaps, "user_key", signed_up, as_of)
+    job_skills = existing_on(job_skills, "job_id", posted, as_of)
 
     filters = []
     if user_attrs is not None and job_attrs is not None:
@@ -505,6 +540,13 @@ def generate_candidates(params, as_of: date, config: CandidateConfig | None = No
         conn.execute("delete from ml.candidates where as_of_date = %s", (as_of,))
         write_frame(conn, "ml.candidates", jobs, CANDIDATE_COLUMNS)
         write_frame(conn, "ml.candidates", modules, CANDIDATE_COLUMNS)
+        # Retention, relative to the newest date (tonight's, just written) so that redrawing an old date
+        # cannot erase recent ones (dbt's as_of_retention applies the same rule to the pair features).
+        conn.execute(
+            "delete from ml.candidates"
+            " where as_of_date < (select max(as_of_date) from ml.candidates) - %s::integer",
+            (config.retention_days,),
+        )
     # Fresh statistics for tonight's date: without them the planner estimates one candidate row for a
     # date past its histogram and the pair-feature build ran nested loops for minutes.
     analyze(params, ["ml.candidates"])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,6 +150,47 @@ def test_generate_candidates_writes_idempotently(fresh_db):
     assert rows == [("job", first.job_candidates), ("module", 3)]  # replaced, not appended
     pd.testing.assert_frame_equal(_key(stored), _key(brute_force_candidates(user_skills, job_skills, k=5)))
     assert first.to_metadata()["as_of_date"] == "2026-03-01"
+
+    # A past as-of date (a backfill) retrieves only users and jobs that existed by then.
+    past = AS_OF - timedelta(days=10)
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("create table features.user_features (user_key text, signup_date date)")
+        conn.execute("create table features.job_features (job_id text, posted_date date)")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into features.user_features values (%s, %s)",
+                [(u, AS_OF if u == "u000" else past) for u in sorted(user_skills["user_key"].unique())],
+            )
+            cur.executemany(
+                "insert into features.job_features values (%s, %s)",
+                [(j, AS_OF if j < "j005" else None) for j in sorted(job_skills["job_id"].unique())],
+            )
+    generate_candidates(fresh_db, past, config)
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        drawn = conn.execute(
+            "select user_key, item_type, item_id from ml.candidates where as_of_date = %s", (past,)
+        ).fetchall()
+    assert drawn and all(u != "u000" for u, _, _ in drawn)  # signed up after `past`
+    assert all(j >= "j005" for _, t, j in drawn if t == "job")  # posted after `past`; unknown kept
+    assert any(t == "module" for _, t, _ in drawn)  # u001's gap: modules have no first day
+
+    # Retention: dates more than `retention_days` before the newest are dropped.
+    generate_candidates(fresh_db, AS_OF + timedelta(days=config.retention_days + 1), config)
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        dates = conn.execute("select distinct as_of_date from ml.candidates order by 1").fetchall()
+    assert dates == [(AS_OF + timedelta(days=config.retention_days + 1),)]
+
+
+def test_candidate_retention_matches_dbt():
+    """ml.candidates and the dbt pair features keep the same as-of dates, and they cover training."""
+    import yaml
+
+    from ml.train import RankerConfig, candidate_horizon_days
+
+    project = yaml.safe_load((Path(__file__).parent.parent / "dbt_project" / "dbt_project.yml").read_text())
+    retention = CandidateConfig().retention_days
+    assert project["vars"]["candidate_retention_days"] == retention
+    assert candidate_horizon_days(RankerConfig()) <= retention
 
 
 def test_pair_skill_features_match_a_brute_force_reference():

@@ -73,3 +73,12 @@
         {{ return([]) }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Post-hook: drop as-of dates older than `candidate_retention_days` before the newest one (the same
+    horizon ranking keeps in ml.candidates, ml.candidates.CandidateConfig.retention_days; a test holds
+    the two equal). Relative to the table's newest date, so it needs no window and a rerun of an old
+    date cannot erase recent ones. -#}
+{% macro as_of_retention() -%}
+    delete from {{ this }}
+    where as_of_date < (select max(as_of_date) from {{ this }}) - {{ var('candidate_retention_days') | int }}
+{%- endmacro %}

@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='as_of_date',
         incremental_predicates=as_of_delete_predicate(),
-        post_hook=["{{ date_index('as_of_date') }}"],
+        post_hook=["{{ date_index('as_of_date') }}", "{{ as_of_retention() }}"],
     )
 }}
 -- Features of each (user, candidate item) pair of ml.candidates, computed point-in-time: every input

@@ -30,6 +30,7 @@ select
     jobs.job_level,
     jobs.skill_count,
     jobs.required_skill_count,
+    jobs.posted_date,
     (reference.reference_date - jobs.posted_date) as age_days,
     coalesce(recent.users_7d, 0)::integer as users_7d,
     coalesce(recent.applicants_7d, 0)::integer as applicants_7d,

@@ -58,6 +58,7 @@ select
     end as education_rank,
     users.job_level,
     (reference.reference_date - users.hire_date) as tenure_days,
+    users.signup_date,
     (reference.reference_date - users.signup_date) as account_age_days,
     (reference.reference_date - users.last_active_date) as days_since_active,
     coalesce(skills.skill_count, 0)::integer as skill_count,
