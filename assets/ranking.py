@@ -75,15 +75,19 @@ class RankerSettings(dg.Config):
     description="Per user, the jobs and learning modules worth ranking (skill overlap, sparse retrieval).",
 )
 def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from ml.candidates import generate_candidates
+    from ml.candidates import CandidateConfig, generate_candidates
     from ml.train import RankerConfig, dates_to_draw
 
     params = warehouse.params()
+    config = CandidateConfig()
+    start, end = window_of(context)
     reports = []
     with transient_db_retries(context):
-        # A range run (backfill) draws only the dates this and the coming nights' training reads.
-        for day in dates_to_draw(*window_of(context), RankerConfig()):
-            reports.append(generate_candidates(params, day))
+        # A range run (backfill) draws only the dates this and the coming nights' training reads, past
+        # ones for a sample of users (they train, they are not served).
+        for day in dates_to_draw(start, end, RankerConfig()):
+            sample = None if day == end else config.backfill_users
+            reports.append(generate_candidates(params, day, config, n_users=sample))
     last = reports[-1]
     return dg.MaterializeResult(
         metadata={

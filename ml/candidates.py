@@ -48,6 +48,10 @@ class CandidateConfig:
     # features.candidate_pair_features): at M about 12M rows a night. Covers the 21 days the default
     # ranker reads (ml.train.candidate_horizon_days) with two weeks to spare for a wider training window.
     retention_days: int = 35
+    # Users per past as-of date of a backfill (tonight's date always has everyone: it is served). Those
+    # dates only train, on at most 60k queries over 7 dates and validate on 50k: at tier M a full date
+    # is ~12M pairs and its pair features ~3 minutes, 20k users make a fifth of that.
+    backfill_users: int = 20_000
 
 
 @dataclass
@@ -472,12 +476,25 @@ def _positions(rows: pd.Index, labels: pd.Series) -> np.ndarray:
     return pos
 
 
-def generate_candidates(params, as_of: date, config: CandidateConfig | None = None) -> CandidateReport:
+def user_sample(user_keys: pd.Series, n_users: int | None) -> set[str] | None:
+    """A reproducible sample of `n_users` distinct keys (by a stable hash); None (everyone) when fewer."""
+    users = pd.Series(user_keys.unique())
+    if n_users is None or len(users) <= n_users:
+        return None
+    hashed = pd.util.hash_pandas_object(users, index=False).to_numpy()
+    return set(users.to_numpy()[np.argsort(hashed, kind="stable")[:n_users]])
+
+
+def generate_candidates(
+    params, as_of: date, config: CandidateConfig | None = None, n_users: int | None = None
+) -> CandidateReport:
     """Compute tonight's job and module candidates from the `features` schema into `ml.candidates`.
 
     Idempotent per as-of date: the date's rows are replaced in one transaction, and dates more than
     `config.retention_days` before the newest are dropped with them. For a past as-of date only users
     and jobs that existed by then are retrieved (with tonight's skill profiles: they are not versioned).
+    `n_users` draws for a reproducible sample of users only: past dates of a backfill serve training,
+    which reads a sample of queries anyway (see `CandidateConfig.backfill_users`).
     """
     from core.database import analyze, connect
     from ml.io import read_frame, write_frame
@@ -510,6 +527,10 @@ def generate_candidates(params, as_of: date, config: CandidateConfig | None = No
         posted = _read_available(conn, "features.job_features", "job_id", "posted_date")
     user_skills = existing_on(user_skills, "user_key", signed_up, as_of)
     gaps = existing_on(gaps, "user_key", signed_up, as_of)
+    sampled = user_sample(pd.concat([user_skills["user_key"], gaps["user_key"]]), n_users)
+    if sampled is not None:
+        user_skills = user_skills[user_skills["user_key"].isin(sampled)]
+        gaps = gaps[gaps["user_key"].isin(sampled)]
     job_skills = existing_on(job_skills, "job_id", posted, as_of)
 
     filters = []

@@ -174,6 +174,17 @@ def test_generate_candidates_writes_idempotently(fresh_db):
     assert all(j >= "j005" for _, t, j in drawn if t == "job")  # posted after `past`; unknown kept
     assert any(t == "module" for _, t, _ in drawn)  # u001's gap: modules have no first day
 
+    # A backfill's past dates may draw for a reproducible sample of users.
+    def sampled_users():
+        generate_candidates(fresh_db, past, config, n_users=5)
+        with psycopg.connect(fresh_db.conninfo()) as conn:
+            return conn.execute(
+                "select distinct user_key from ml.candidates where as_of_date = %s order by 1", (past,)
+            ).fetchall()
+
+    first_sample = sampled_users()
+    assert len(first_sample) == 5 and sampled_users() == first_sample
+
     # Retention: dates more than `retention_days` before the newest are dropped.
     generate_candidates(fresh_db, AS_OF + timedelta(days=config.retention_days + 1), config)
     with psycopg.connect(fresh_db.conninfo()) as conn:
