@@ -36,12 +36,13 @@ def demo_window(today: date | None = None, days: int = DEMO_DAYS) -> tuple[date,
     return end - timedelta(days=days - 1), end
 
 
-def land_demo_signals(settings: Settings, start: date, end: date) -> None:
+def land_demo_signals(settings: Settings, start: date, end: date, tier: str = "S") -> int:
+    """Generate the seeded world's signals for [start, end] into the landing folder; returns the events."""
     from generator import GeneratorConfig, generate
 
     report = generate(
         GeneratorConfig(
-            tier="S",
+            tier=tier,
             landing_dir=Path(settings.landing_url),
             oracle_dir=settings.state_dir / "oracle",
             start=start,
@@ -54,6 +55,7 @@ def land_demo_signals(settings: Settings, start: date, end: date) -> None:
         f"{report.n_modules} modules, {len(report.files)} files, "
         f"{report.rows('interaction_events'):,} events"
     )
+    return report.rows("interaction_events")
 
 
 def run_nightly(start: date, end: date, run_config: dict | None = None):

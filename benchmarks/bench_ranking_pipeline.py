@@ -1,0 +1,125 @@
+"""Ranking quality of the production pipeline on the generator's worlds (tiers S and M).
+
+`bench_ranking` measures the learner on ml.synthetic data. This one measures what users get: the
+generator's signals for `days` days land, the nightly job runs as `make demo` runs it (one backfill run
+for the history, then the nightly run for the last day, through ingestion, dbt, the quality gates,
+candidates, training and the promotion gate) in a throw-away state folder, and the last night's
+challenger is evaluated on its time split against:
+
+- the oracle: the same candidates ranked by the generator's latent utility (evaluation only);
+- the best baseline: popularity or skill overlap (retrieval score), whichever ranks better.
+
+Figures: ndcg10, oracle_ndcg10, best_baseline_ndcg10, their ratios (goal >= 0.9 and >= 1.15), the
+split and its dates, bias ratios, events, and the wall time of each run. Prints ONE JSON line.
+
+    .venv/bin/python benchmarks/bench_ranking_pipeline.py --tier S            # ~4 min
+    .venv/bin/python benchmarks/bench_ranking_pipeline.py --tier M --days 16  # ~1 h on 2 cores
+
+Sixteen days is the shortest history with a time split at the default windows: night 16 validates on
+day 9 (labels of days 9-15) and trains on the dates whose labels closed before day 9 (days 1-2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+START = date(2026, 1, 1)
+
+
+def log(message: str) -> None:
+    print(f"[bench_ranking_pipeline {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ranker_metadata(result) -> dict:
+    """The last ml/ranker_challenger materialization's metadata of a run, as plain values."""
+    events = [
+        m.event_specific_data.materialization
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == "ml/ranker_challenger"
+    ]
+    if not events:
+        return {}
+    return {k: getattr(v, "value", v) for k, v in events[-1].metadata.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tier", default="S", choices=["S", "M"])
+    parser.add_argument("--days", type=int, default=21)
+    parser.add_argument("--state", type=Path, default=None, help="state folder (default: a temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the state folder (to inspect it)")
+    args = parser.parse_args()
+    state = args.state or Path(tempfile.mkdtemp(prefix=f"kairoo-bench-{args.tier}-"))
+    # The run must not touch the project's own state (or a production database): everything local.
+    os.environ["KAIROO_STATE_DIR"] = str(state)
+    os.environ["DAGSTER_HOME"] = str(state / "dagster")
+    for name in ("KAIROO_DATABASE_URL", "KAIROO_LANDING_URL", "MLFLOW_TRACKING_URI"):
+        os.environ.pop(name, None)
+    os.environ.pop("KAIROO_MLFLOW_ARTIFACTS", None)
+
+    from core.database import stop_embedded
+    from core.settings import get_settings
+    from orchestration.demo import land_demo_signals, prepare_instance, run_nightly
+
+    settings = get_settings()
+    prepare_instance(settings)
+    # dbt and the runs print to stdout; this benchmark's stdout is its one JSON line.
+    stdout = os.dup(1)
+    os.dup2(2, 1)
+    end = START + timedelta(days=args.days - 1)
+    out: dict = {"bench": "ranking_pipeline", "tier": args.tier, "days": args.days}
+    try:
+        began = time.perf_counter()
+        out["events"] = land_demo_signals(settings, START, end, tier=args.tier)
+        out["generate_s"] = round(time.perf_counter() - began, 1)
+        log(f"generated {out['events']:,} events in {out['generate_s']} s; history run starts")
+        history, history_s, _ = run_nightly(START, end - timedelta(days=1))
+        out["history_s"], out["history_success"] = round(history_s, 1), history.success
+        log(f"history run: success={history.success} in {history_s:.0f} s; nightly run starts")
+        oracle = {"ops": {"ml__ranker_challenger": {"config": {"oracle_dir": str(state / "oracle")}}}}
+        night, night_s, _ = run_nightly(end, end, oracle)
+        out["nightly_s"], out["nightly_success"] = round(night_s, 1), night.success
+        failed = [
+            f"{e.asset_key.to_user_string()}:{e.check_name}"
+            for r in (history, night)
+            for e in r.get_asset_check_evaluations()
+            if not e.passed
+        ]
+        out["failed_checks"] = failed
+        meta = ranker_metadata(night)
+        metrics = meta.get("metrics") or {k[7:]: v for k, v in meta.items() if k.startswith("metric/")}
+        for key in ("ndcg10", "map10", "recall50", "oracle_ndcg10", "best_baseline_ndcg10"):
+            out[key] = round(float(metrics[key]), 4) if key in metrics else None
+        if out["ndcg10"] is not None and out["oracle_ndcg10"]:
+            out["ndcg_vs_oracle"] = round(out["ndcg10"] / out["oracle_ndcg10"], 3)
+            out["ndcg_vs_best_baseline"] = round(out["ndcg10"] / out["best_baseline_ndcg10"], 3)
+        out["bias_ratios"] = {
+            k.removeprefix("bias_ratio_"): round(float(v), 3)
+            for k, v in metrics.items()
+            if k.startswith("bias_ratio_")
+        }
+        for key in ("split", "train_dates", "valid_dates", "train_rows", "train_queries", "valid_rows",
+                    "best_iteration", "train_rows_per_s"):  # fmt: skip
+            out[key] = meta.get(key)
+    finally:
+        stop_embedded(settings.pg_dir)
+        if not args.keep and args.state is None:
+            shutil.rmtree(state, ignore_errors=True)
+    sys.stdout.flush()
+    os.dup2(stdout, 1)
+    print(json.dumps(out, default=str), flush=True)
+    return 0 if out.get("nightly_success") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
