@@ -1,10 +1,11 @@
-"""Ranking quality of the production pipeline on the generator's worlds (tiers S and M).
+"""Ranking quality of the production pipeline on one of the generator's worlds (tier S or M).
 
-`bench_ranking` measures the learner on ml.synthetic data. This one measures what users get: the
-generator's signals for `days` days land, the nightly job runs as `make demo` runs it (one backfill run
-for the history, then the nightly run for the last day, through ingestion, dbt, the quality gates,
-candidates, training and the promotion gate) in a throw-away state folder, and the last night's
-challenger is evaluated on its time split against:
+Run by `bench_ranking.py` once per tier (a process each: the state folder is set through the
+environment before anything is imported). It measures what users get: the generator's signals for
+`days` days land, the nightly job runs as `make demo` runs it (one backfill run for the history, then
+the nightly run for the last day, through ingestion, dbt, the quality gates, candidates, training and
+the promotion gate) in a throw-away state folder, and the last night's challenger is evaluated on its
+time split against:
 
 - the oracle: the same candidates ranked by the generator's latent utility (evaluation only);
 - the best baseline: popularity or skill overlap (retrieval score), whichever ranks better.
@@ -12,8 +13,8 @@ challenger is evaluated on its time split against:
 Figures: ndcg10, oracle_ndcg10, best_baseline_ndcg10, their ratios (goal >= 0.9 and >= 1.15), the
 split and its dates, bias ratios, events, and the wall time of each run. Prints ONE JSON line.
 
-    .venv/bin/python benchmarks/bench_ranking_pipeline.py --tier S            # ~4 min
-    .venv/bin/python benchmarks/bench_ranking_pipeline.py --tier M --days 16  # ~1 h on 2 cores
+    .venv/bin/python benchmarks/ranking_pipeline.py --tier S            # ~8 min on 2 cores
+    .venv/bin/python benchmarks/ranking_pipeline.py --tier M --days 16  # ~1 h
 
 Sixteen days is the shortest history with a time split at the default windows: night 16 validates on
 day 9 (labels of days 9-15) and trains on the dates whose labels closed before day 9 (days 1-2).
@@ -37,15 +38,15 @@ START = date(2026, 1, 1)
 
 
 def log(message: str) -> None:
-    print(f"[bench_ranking_pipeline {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    print(f"[ranking_pipeline {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def ranker_metadata(result) -> dict:
-    """The last ml/ranker_challenger materialization's metadata of a run, as plain values."""
+def asset_metadata(result, asset: str) -> dict:
+    """The last materialization's metadata of `asset` in a run, as plain values."""
     events = [
         m.event_specific_data.materialization
         for m in result.get_asset_materialization_events()
-        if m.asset_key.to_user_string() == "ml/ranker_challenger"
+        if m.asset_key.to_user_string() == asset
     ]
     if not events:
         return {}
@@ -96,7 +97,10 @@ def main() -> int:
             if not e.passed
         ]
         out["failed_checks"] = failed
-        meta = ranker_metadata(night)
+        meta = asset_metadata(night, "ml/ranker_challenger")
+        served = asset_metadata(night, "marts_build/recommendations")
+        out["score_rows_per_s"] = served.get("score_rows_per_s")
+        out["serving"] = served.get("serving")
         metrics = meta.get("metrics") or {k[7:]: v for k, v in meta.items() if k.startswith("metric/")}
         for key in ("ndcg10", "map10", "recall50", "oracle_ndcg10", "best_baseline_ndcg10"):
             out[key] = round(float(metrics[key]), 4) if key in metrics else None
