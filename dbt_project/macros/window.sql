@@ -82,3 +82,17 @@
     delete from {{ this }}
     where as_of_date < (select max(as_of_date) from {{ this }}) - {{ var('candidate_retention_days') | int }}
 {%- endmacro %}
+
+{#- The config of a table incremental by day: each night deletes and re-inserts its window's days
+    (delete+insert keyed on the day, the delete restricted to the window so the day index serves it),
+    with that index created after the first build. `extra_hooks`: more post-hooks (e.g. a lookup
+    index). One definition for every day-partitioned model, so none of them drifts. -#}
+{% macro day_window_incremental(date_column, extra_hooks=[]) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=date_column,
+        incremental_predicates=window_delete_predicate(date_column),
+        post_hook=["{{ date_index('" ~ date_column ~ "') }}"] + extra_hooks,
+    ) }}
+{%- endmacro %}

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        incremental_predicates=window_delete_predicate('event_date'),
-        post_hook=["{{ date_index('event_date') }}"],
-    )
-}}
+{{ day_window_incremental('event_date') }}
 -- Every product event once, graded, stored in day order (the heap order keeps the nightly
 -- delete+insert flat as history grows: stack notes, 10M rows 0.55 s day-ordered vs 2.2 s user-ordered).
 -- Grade = how strongly the event says "relevant": jobs apply 3 > save 2 > view 1, modules

@@ -1,14 +1,7 @@
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        incremental_predicates=window_delete_predicate('event_date'),
-        post_hook=[
-            "{{ date_index('event_date') }}",
-            "create index if not exists {{ this.name }}__item on {{ this }} (item_type, item_id, event_date)",
-        ],
-    )
+    day_window_incremental('event_date', [
+        "create index if not exists {{ this.name }}__item on {{ this }} (item_type, item_id, event_date)",
+    ])
 }}
 -- Per item and day: how many users touched it and how strongly (popularity features, module funnels).
 with user_items as (

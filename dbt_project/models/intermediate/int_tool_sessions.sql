@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='session_date',
-        incremental_predicates=window_delete_predicate('session_date'),
-        post_hook=["{{ date_index('session_date') }}"],
-    )
-}}
+{{ day_window_incremental('session_date') }}
 -- Tool usage sessionized per user and tool: a new session starts when more than 30 minutes passed
 -- since the end of the user's previous event on that tool (its start plus its duration). A session
 -- belongs to the day it started. A session that straddles the start of the reprocessed window is

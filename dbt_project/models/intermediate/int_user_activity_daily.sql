@@ -1,14 +1,7 @@
 {{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='activity_date',
-        incremental_predicates=window_delete_predicate('activity_date'),
-        post_hook=[
-            "{{ date_index('activity_date') }}",
-            "create index if not exists {{ this.name }}__user on {{ this }} (user_key, activity_date)",
-        ],
-    )
+    day_window_incremental('activity_date', [
+        "create index if not exists {{ this.name }}__user on {{ this }} (user_key, activity_date)",
+    ])
 }}
 -- One row per user and active day with what they did: the base of DAU/WAU/MAU, retention and the
 -- users' recent-activity features.

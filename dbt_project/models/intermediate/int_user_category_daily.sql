@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        incremental_predicates=window_delete_predicate('event_date'),
-        post_hook=["{{ date_index('event_date') }}"],
-    )
-}}
+{{ day_window_incremental('event_date') }}
 -- Per user, item category and day: the user's interest in a category (recency-of-interest features).
 with user_items as (
     select * from {{ ref('int_user_item_daily') }}

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        incremental_predicates=window_delete_predicate('event_date'),
-        post_hook=["{{ date_index('event_date') }}"],
-    )
-}}
+{{ day_window_incremental('event_date') }}
 -- One row per user, item and day: the graded interaction label (max grade of the day) and how much
 -- the user did with the item. The (user, item) index serves the point-in-time pair features.
 with events as (

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
-        incremental_predicates=window_delete_predicate('event_date'),
-        post_hook=["{{ date_index('event_date') }}"],
-    )
-}}
+{{ day_window_incremental('event_date') }}
 -- Every product event once, for dashboards (published by its event_date window).
 with events as (
     select * from {{ ref('int_interaction_events') }}

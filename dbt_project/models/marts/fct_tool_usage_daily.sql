@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='usage_date',
-        incremental_predicates=window_delete_predicate('usage_date'),
-        post_hook=["{{ date_index('usage_date') }}"],
-    )
-}}
+{{ day_window_incremental('usage_date') }}
 -- Tool adoption per day and tool: how many people used it, in how many sessions, for how long.
 with sessions as (
     select * from {{ ref('int_tool_sessions') }}

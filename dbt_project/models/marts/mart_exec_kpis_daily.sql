@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='kpi_date',
-        incremental_predicates=window_delete_predicate('kpi_date'),
-    )
-}}
+{{ day_window_incremental('kpi_date') }}
 -- The executive dashboard, one row per day:
 -- - dau / wau / mau: distinct users active that day / in the 7 / 30 days ending that day;
 -- - new_users: users whose first activity ever was that day;
