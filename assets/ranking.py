@@ -75,7 +75,7 @@ class RankerSettings(dg.Config):
     description="Per user, the jobs and learning modules worth ranking (skill overlap, sparse retrieval).",
 )
 def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from ml.candidates import CandidateConfig, generate_candidates
+    from ml.candidates import CandidateConfig, generate_candidates, read_retrieval_inputs
     from ml.train import RankerConfig, dates_to_draw
 
     params = warehouse.params()
@@ -83,11 +83,12 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     start, end = window_of(context)
     reports = []
     with transient_db_retries(context):
+        inputs = read_retrieval_inputs(params)
         # A range run (backfill) draws only the dates this and the coming nights' training reads, past
         # ones for a sample of users (they train, they are not served).
         for day in dates_to_draw(start, end, RankerConfig()):
             sample = None if day == end else config.backfill_users
-            reports.append(generate_candidates(params, day, config, n_users=sample))
+            reports.append(generate_candidates(params, day, config, n_users=sample, inputs=inputs))
     last = reports[-1]
     return dg.MaterializeResult(
         metadata={

@@ -49,9 +49,9 @@ class CandidateConfig:
     # ranker reads (ml.train.candidate_horizon_days) with two weeks to spare for a wider training window.
     retention_days: int = 35
     # Users per past as-of date of a backfill (tonight's date always has everyone: it is served). Those
-    # dates only train, on at most 60k queries over 7 dates and validate on 50k: at tier M a full date
-    # is ~12M pairs and its pair features ~3 minutes, 20k users make a fifth of that.
-    backfill_users: int = 20_000
+    # dates only train, on at most 60k queries over 7 dates: at tier M a full date is ~12M pairs and
+    # took ~100 s to draw and store even for 20k users; 10k users still give ~14k judged queries a date.
+    backfill_users: int = 10_000
 
 
 @dataclass
@@ -485,8 +485,61 @@ def user_sample(user_keys: pd.Series, n_users: int | None) -> set[str] | None:
     return set(users.to_numpy()[np.argsort(hashed, kind="stable")[:n_users]])
 
 
+@dataclass
+class RetrievalInputs:
+    """Tonight's profiles as retrieval reads them from the `features` schema (read once per run)."""
+
+    user_skills: pd.DataFrame  # user_key, skill_id, weight
+    job_skills: pd.DataFrame  # job_id, skill_id, importance
+    module_skills: pd.DataFrame  # module_id, skill_id
+    gaps: pd.DataFrame  # user_key, skill_id, gap_weight (largest over target occupations)
+    user_attrs: pd.DataFrame | None  # level, region by user_key
+    job_attrs: pd.DataFrame | None  # level, region by job_id
+    signed_up: pd.Series | None  # first day by user_key
+    posted: pd.Series | None  # first day by job_id
+
+
+def read_retrieval_inputs(params) -> RetrievalInputs:
+    """Read what retrieval needs; a backfill reads it once for all its as-of dates (~25 s at tier M)."""
+    from core.database import connect
+    from ml.io import read_frame
+
+    with connect(params) as conn:
+        return RetrievalInputs(
+            user_skills=read_frame(
+                conn,
+                "select user_key, skill_id::text, weight from features.user_skills",
+                dtype={"skill_id": str},
+            ),
+            job_skills=read_frame(
+                conn,
+                "select job_id::text, skill_id::text, importance from features.job_skills",
+                dtype={"job_id": str, "skill_id": str},
+            ),
+            module_skills=read_frame(
+                conn,
+                "select module_id::text, skill_id::text from features.module_skills",
+                dtype={"module_id": str, "skill_id": str},
+            ),
+            gaps=read_frame(
+                conn,
+                "select user_key, skill_id::text, max(gap_weight) as gap_weight"
+                " from features.user_skill_gaps group by 1, 2",
+                dtype={"skill_id": str},
+            ),
+            user_attrs=_read_attrs(conn, "features.user_features", "user_key"),
+            job_attrs=_read_attrs(conn, "features.job_features", "job_id"),
+            signed_up=_read_available(conn, "features.user_features", "user_key", "signup_date"),
+            posted=_read_available(conn, "features.job_features", "job_id", "posted_date"),
+        )
+
+
 def generate_candidates(
-    params, as_of: date, config: CandidateConfig | None = None, n_users: int | None = None
+    params,
+    as_of: date,
+    config: CandidateConfig | None = None,
+    n_users: int | None = None,
+    inputs: RetrievalInputs | None = None,
 ) -> CandidateReport:
     """Compute tonight's job and module candidates from the `features` schema into `ml.candidates`.
 
@@ -494,44 +547,23 @@ def generate_candidates(
     `config.retention_days` before the newest are dropped with them. For a past as-of date only users
     and jobs that existed by then are retrieved (with tonight's skill profiles: they are not versioned).
     `n_users` draws for a reproducible sample of users only: past dates of a backfill serve training,
-    which reads a sample of queries anyway (see `CandidateConfig.backfill_users`).
+    which reads a sample of queries anyway (see `CandidateConfig.backfill_users`). `inputs`: profiles
+    already read (`read_retrieval_inputs`), to draw several dates from one read.
     """
     from core.database import analyze, connect
-    from ml.io import read_frame, write_frame
+    from ml.io import write_frame
 
     config = config or CandidateConfig()
     started = time.perf_counter()
-    with connect(params) as conn:
-        user_skills = read_frame(
-            conn, "select user_key, skill_id::text, weight from features.user_skills", dtype={"skill_id": str}
-        )
-        job_skills = read_frame(
-            conn,
-            "select job_id::text, skill_id::text, importance from features.job_skills",
-            dtype={"job_id": str, "skill_id": str},
-        )
-        module_skills = read_frame(
-            conn,
-            "select module_id::text, skill_id::text from features.module_skills",
-            dtype={"module_id": str, "skill_id": str},
-        )
-        gaps = read_frame(
-            conn,
-            "select user_key, skill_id::text, max(gap_weight) as gap_weight"
-            " from features.user_skill_gaps group by 1, 2",
-            dtype={"skill_id": str},
-        )
-        user_attrs = _read_attrs(conn, "features.user_features", "user_key")
-        job_attrs = _read_attrs(conn, "features.job_features", "job_id")
-        signed_up = _read_available(conn, "features.user_features", "user_key", "signup_date")
-        posted = _read_available(conn, "features.job_features", "job_id", "posted_date")
-    user_skills = existing_on(user_skills, "user_key", signed_up, as_of)
-    gaps = existing_on(gaps, "user_key", signed_up, as_of)
+    inputs = inputs or read_retrieval_inputs(params)
+    user_attrs, job_attrs, module_skills = inputs.user_attrs, inputs.job_attrs, inputs.module_skills
+    user_skills = existing_on(inputs.user_skills, "user_key", inputs.signed_up, as_of)
+    gaps = existing_on(inputs.gaps, "user_key", inputs.signed_up, as_of)
     sampled = user_sample(pd.concat([user_skills["user_key"], gaps["user_key"]]), n_users)
     if sampled is not None:
         user_skills = user_skills[user_skills["user_key"].isin(sampled)]
         gaps = gaps[gaps["user_key"].isin(sampled)]
-    job_skills = existing_on(job_skills, "job_id", posted, as_of)
+    job_skills = existing_on(inputs.job_skills, "job_id", inputs.posted, as_of)
 
     filters = []
     if user_attrs is not None and job_attrs is not None:
