@@ -139,28 +139,32 @@ def load_pairs(
             " where f.as_of_date = any(%(dates)s::date[]) and f.item_type = any(%(types)s::text[])"
         )
     else:
-        labels = """
-            with lab as (
-                select d.as_of_date, l.user_key, l.item_type, l.item_id, max(l.grade) as grade
-                from unnest(%(dates)s::date[]) as d(as_of_date)
-                join features.interaction_labels l
-                  on l.event_date >= d.as_of_date and l.event_date < d.as_of_date + %(w)s::integer
-                group by 1, 2, 3, 4
-            )"""
         # work_mem as dbt's models set it: the label sort spilled to disk at the 4MB default.
         conn.execute("set local work_mem = '128MB'")
+        # The labels go to an analyzed temporary table, computed once for the judged sample and the read
+        # (at tier M, 7 days of user-item interactions per as-of date).
+        conn.execute("drop table if exists pg_temp.pair_labels")
+        conn.execute(
+            """create temporary table pair_labels on commit drop as
+            select d.as_of_date, l.user_key, l.item_type, l.item_id, max(l.grade) as grade
+            from unnest(%(dates)s::date[]) as d(as_of_date)
+            join features.interaction_labels l
+              on l.event_date >= d.as_of_date and l.event_date < d.as_of_date + %(w)s::integer
+            group by 1, 2, 3, 4""",
+            binds,
+        )
+        conn.execute("analyze pg_temp.pair_labels")
         if judged_only:
-            # The judged queries go to an analyzed temporary table: inline, the planner guessed 2 rows
-            # for 5,831 and re-scanned a whole as-of date per query (74 s for seven tier-S dates).
+            # The judged queries go to an analyzed temporary table too: inline, the planner guessed 2
+            # rows for 5,831 and re-scanned a whole as-of date per query (74 s for seven tier-S dates).
             conn.execute("drop table if exists pg_temp.judged_queries")
             conn.execute(
-                f"""create temporary table judged_queries on commit drop as
-                {labels}
+                """create temporary table judged_queries on commit drop as
                 select q.as_of_date, q.user_key, q.item_type
                 from (
                     select distinct f.as_of_date, f.user_key, f.item_type
                     from features.candidate_pair_features f
-                    join lab using (as_of_date, user_key, item_type, item_id)
+                    join pg_temp.pair_labels lab using (as_of_date, user_key, item_type, item_id)
                     where f.as_of_date = any(%(dates)s::date[]) and f.item_type = any(%(types)s::text[])
                 ) q
                 order by md5(q.as_of_date::text || q.user_key || q.item_type || %(seed)s), 1, 2, 3
@@ -168,11 +172,11 @@ def load_pairs(
                 binds,
             )
             conn.execute("analyze pg_temp.judged_queries")
-        query = f"""{labels}
+        query = f"""
             select {columns}, coalesce(lab.grade, 0) as grade
             from features.candidate_pair_features f
             {"join pg_temp.judged_queries using (as_of_date, user_key, item_type)" if judged_only else ""}
-            left join lab using (as_of_date, user_key, item_type, item_id)
+            left join pg_temp.pair_labels lab using (as_of_date, user_key, item_type, item_id)
             where f.as_of_date = any(%(dates)s::date[]) and f.item_type = any(%(types)s::text[])"""
     frame = read_frame(conn, query, binds, dtype={"user_key": str, "item_id": str, "item_type": str})
     if frame.empty:
