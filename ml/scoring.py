@@ -69,12 +69,13 @@ def top_k_recommendations(
     return out
 
 
-def baseline_scores(pairs: pd.DataFrame):
-    """The cold-start ranking: retrieval score, in `model_matrix` order; returns (sorted pairs, scores)."""
+def cold_start_scores(pairs: pd.DataFrame):
+    """The baseline that serves before any champion, in `model_matrix` order: (sorted pairs, scores)."""
+    from ml.evaluation import baseline_scores
     from ml.features import PAIR_KEYS, sort_pairs
 
     ordered = sort_pairs(pairs)
-    return ordered[PAIR_KEYS], ordered["retrieval_score"].to_numpy(dtype=np.float64)
+    return ordered[PAIR_KEYS], baseline_scores(ordered)["skill_overlap"]
 
 
 def score_frame(booster, pairs: pd.DataFrame, chunk_rows: int = 250_000, dask_address: str | None = None):
@@ -123,7 +124,7 @@ def score(
             pairs = pairs.assign(as_of_date=pd.to_datetime(pairs["as_of_date"]).dt.date)
             t = time.perf_counter()
             keys, scores = (
-                baseline_scores(pairs)
+                cold_start_scores(pairs)
                 if booster is None
                 else score_frame(booster, pairs, dask_address=dask_address)
             )
