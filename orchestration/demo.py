@@ -77,6 +77,21 @@ def run_nightly(start: date, end: date, run_config: dict | None = None):
     return result, time.perf_counter() - began, instance
 
 
+def asset_metadata(result, asset: str) -> dict:
+    """The last materialization's metadata of `asset` in a run, as plain values ({} if none)."""
+    events = [
+        m.event_specific_data.materialization
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == asset
+    ]
+    return {k: getattr(v, "value", v) for k, v in events[-1].metadata.items()} if events else {}
+
+
+def ranker_metrics(metadata: dict) -> dict:
+    """The evaluation metrics in ml/ranker_challenger's metadata (`metric/ndcg10` -> `ndcg10`)."""
+    return {k.removeprefix("metric/"): v for k, v in metadata.items() if k.startswith("metric/")}
+
+
 def overhead_share(instance, run_id: str, wall_s: float) -> float:
     """Share of the run's wall time spent outside asset and check bodies (orchestration overhead)."""
     busy = sum(
@@ -101,13 +116,8 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
         for e in failed:
             print(f"  failed check {e.asset_key.to_user_string()}:{e.check_name} ({e.severity.value})")
         # A range run records one materialization per day: the metrics are the same, print them once.
-        ranker = [
-            m.event_specific_data.materialization
-            for m in result.get_asset_materialization_events()
-            if m.asset_key.to_user_string() == "ml/ranker_challenger"
-        ]
-        if ranker:
-            metrics = {k[7:]: v.value for k, v in ranker[-1].metadata.items() if k.startswith("metric/")}
+        metrics = ranker_metrics(asset_metadata(result, "ml/ranker_challenger"))
+        if metrics:
             print(f"  ranker: {metrics}")
     with connect(warehouse_params(settings)) as conn:
         rows = conn.execute(
