@@ -40,17 +40,22 @@ def _published(params: PgParams) -> tuple[list, int]:
     return days, things
 
 
+def _night(params: PgParams, run_id: str, first: str, last: str, required: list[str]):
+    """Publish one night: run `run_id`, partition `last`, window [first, last] (ISO days)."""
+    return publish(
+        params,
+        SPECS,
+        run_id=run_id,
+        partition_key=last,
+        window=(date.fromisoformat(first), date.fromisoformat(last)),
+        required_suites=required,
+    )
+
+
 def test_publish_then_block_then_catch_up(fresh_db):
     required = ["suite_a", "suite_b"]
     _build(fresh_db, ["2026-03-01", "2026-03-02"], 3, "run1")
-    out = publish(
-        fresh_db,
-        SPECS,
-        run_id="run1",
-        partition_key="d2",
-        window=(date(2026, 3, 1), date(2026, 3, 2)),
-        required_suites=required,
-    )
+    out = _night(fresh_db, "run1", "2026-03-01", "2026-03-02", required)
     assert {p.mode for p in out} == {"created"}
     before = _published(fresh_db)
     assert before == ([("2026-03-01", 1), ("2026-03-02", 2)], 3)
@@ -58,26 +63,12 @@ def test_publish_then_block_then_catch_up(fresh_db):
     # Night 3: one suite fails. Nothing reaches marts, and the error names the suite.
     _build(fresh_db, ["2026-03-01", "2026-03-02", "2026-03-03"], 5, "run2", passed=False)
     with pytest.raises(PublishBlocked, match=r"suite_b \(failed\)"):
-        publish(
-            fresh_db,
-            SPECS,
-            run_id="run2",
-            partition_key="d3",
-            window=(date(2026, 3, 3), date(2026, 3, 3)),
-            required_suites=required,
-        )
+        _night(fresh_db, "run2", "2026-03-03", "2026-03-03", required)
     assert _published(fresh_db) == before
 
     # A suite that never ran blocks too: nothing unchecked is published.
     with pytest.raises(PublishBlocked, match=r"suite_c \(not evaluated"):
-        publish(
-            fresh_db,
-            SPECS,
-            run_id="run2",
-            partition_key="d3",
-            window=(date(2026, 3, 3), date(2026, 3, 3)),
-            required_suites=[*required, "suite_c"],
-        )
+        _night(fresh_db, "run2", "2026-03-03", "2026-03-03", [*required, "suite_c"])
 
     # Night 4 passes: its window reaches back over the failed night 3.
     _build(fresh_db, ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"], 6, "run3")
@@ -85,14 +76,7 @@ def test_publish_then_block_then_catch_up(fresh_db):
         conn.execute(
             "update marts_build.fct_daily set n = 99 where day = '2026-03-01'"
         )  # outside every window
-    out = publish(
-        fresh_db,
-        SPECS,
-        run_id="run3",
-        partition_key="d4",
-        window=(date(2026, 3, 4), date(2026, 3, 4)),
-        required_suites=required,
-    )
+    out = _night(fresh_db, "run3", "2026-03-04", "2026-03-04", required)
     window = next(p for p in out if p.table == "fct_daily")
     assert (window.mode, window.window_start, window.window_end) == (
         "window",
