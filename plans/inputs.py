@@ -1,0 +1,272 @@
+"""Tonight's planning context per user, read inside PostgreSQL in a few set-based queries.
+
+What a plan is built from (all pseudonymized; names and contacts never leave the vault):
+
+| input | table (built by) |
+|---|---|
+| tonight's job recommendations, titles, occupations | `marts_build.recommendations_jobs`, `marts_build.dim_jobs` (ranking, dbt) |
+| tonight's module recommendations | `marts_build.recommendations_modules` (ranking) |
+| skill gaps toward each target occupation | `features.user_skill_gaps` (dbt), names from `intermediate.int_skill_vocabulary` |
+| the catalogue: titles, levels, hours, skills taught | `marts_build.dim_learning_modules`, `features.module_skills` (dbt) |
+| progress: started, in progress, completed modules | `intermediate.int_learning_progress` (dbt, folded from the event marts) |
+
+The users of one night are put in a temporary table once; each query joins it, so the cost follows the
+number of users planned tonight, not the size of the history. `INPUT_COLUMNS` lists every upstream column
+read here; a test checks them against the dbt models' YAML so a rename upstream fails loudly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg
+
+INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "dim_jobs": ("job_id", "title", "soc_code", "occupation_title"),
+    "dim_learning_modules": ("module_id", "title", "module_level", "duration_hours"),
+    "module_skills": ("module_id", "skill_id"),
+    "user_skill_gaps": ("user_key", "target_soc_code", "skill_id", "gap_weight"),
+    "int_skill_vocabulary": ("skill_id", "skill_name"),
+    "int_learning_progress": ("user_key", "module_id", "status", "last_activity_date"),
+}
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How much of each input a plan looks at (bounds the work and the prompt per user)."""
+
+    top_jobs: int = 5  # target roles come from tonight's top recommendations
+    top_gaps: int = 12  # ranked gaps toward the target occupation
+    candidate_modules: int = 30  # catalogue modules teaching those gaps (plus recommended ones)
+    recommended_modules: int = 10
+
+
+@dataclass(frozen=True)
+class JobFact:
+    job_id: str
+    title: str
+    rank: int
+    soc_code: str | None
+
+
+@dataclass(frozen=True)
+class GapFact:
+    skill_id: str
+    skill_name: str
+    gap_weight: float
+
+
+@dataclass(frozen=True)
+class ModuleFact:
+    module_id: str
+    title: str
+    level: str  # beginner | intermediate | advanced
+    hours: float
+    skills: tuple[str, ...]  # the user's gap skills (tonight's top gaps) this module teaches
+    recommended_rank: int | None  # rank in tonight's module recommendations, when recommended
+
+
+@dataclass
+class PlanningContext:
+    """Everything a planner may use for one user tonight (and nothing else: see plans.privacy)."""
+
+    user_key: str
+    as_of_date: date
+    target_soc_code: str | None
+    jobs: list[JobFact] = field(default_factory=list)
+    gaps: list[GapFact] = field(default_factory=list)
+    modules: list[ModuleFact] = field(default_factory=list)
+    completed: set[str] = field(default_factory=set)
+    in_progress: set[str] = field(default_factory=set)
+    last_activity_date: date | None = None
+
+
+def stage_users(conn: psycopg.Connection, user_keys: list[str], table: str = "_plan_users") -> None:
+    """Put tonight's users in a temporary table (dropped at commit of the caller's transaction)."""
+    conn.execute(f"drop table if exists {table}")
+    conn.execute(f"create temporary table {table} (user_key text primary key) on commit drop")
+    with conn.cursor().copy(f"copy {table} (user_key) from stdin") as copy:
+        for key in user_keys:
+            copy.write_row((key,))
+    conn.execute(f"analyze {table}")
+
+
+def load_contexts(
+    conn: psycopg.Connection, user_keys: list[str], as_of: date, config: InputConfig | None = None
+) -> dict[str, PlanningContext]:
+    """Planning contexts for `user_keys` as of tonight. Users without recommendations tonight get none."""
+    config = config or InputConfig()
+    stage_users(conn, user_keys)
+    contexts: dict[str, PlanningContext] = {}
+    jobs = conn.execute(
+        """
+        select r.user_key, r.item_id, r.rank, j.title, j.soc_code
+        from marts_build.recommendations_jobs as r
+        inner join _plan_users using (user_key)
+        inner join marts_build.dim_jobs as j on j.job_id = r.item_id
+        where r.as_of_date = %(d)s and r.rank <= %(k)s
+        order by r.user_key, r.rank
+        """,
+        {"d": as_of, "k": config.top_jobs},
+    ).fetchall()
+    for user_key, job_id, rank, title, soc in jobs:
+        ctx = contexts.get(user_key)
+        if ctx is None:
+            ctx = contexts[user_key] = PlanningContext(user_key, as_of, None)
+        ctx.jobs.append(JobFact(job_id, title, rank, soc))
+
+    # The target occupation: the one of the best-ranked recommended job the user has gaps toward; else
+    # the target with the largest total gap (a user can aim at up to 3 occupations).
+    targets = conn.execute(
+        """
+        with totals as (
+            select g.user_key, g.target_soc_code, sum(g.gap_weight) as total_gap
+            from features.user_skill_gaps as g
+            inner join _plan_users using (user_key)
+            group by g.user_key, g.target_soc_code
+        ),
+        job_rank as (
+            select r.user_key, j.soc_code, min(r.rank) as best_rank
+            from marts_build.recommendations_jobs as r
+            inner join _plan_users using (user_key)
+            inner join marts_build.dim_jobs as j on j.job_id = r.item_id
+            where r.as_of_date = %(d)s and r.rank <= %(k)s
+            group by r.user_key, j.soc_code
+        )
+        select distinct on (t.user_key) t.user_key, t.target_soc_code
+        from totals as t
+        left join job_rank as jr on jr.user_key = t.user_key and jr.soc_code = t.target_soc_code
+        order by t.user_key, jr.best_rank asc nulls last, t.total_gap desc, t.target_soc_code
+        """,
+        {"d": as_of, "k": config.top_jobs},
+    ).fetchall()
+    conn.execute("create temporary table _plan_targets (user_key text primary key, soc text) on commit drop")
+    with conn.cursor().copy("copy _plan_targets (user_key, soc) from stdin") as copy:
+        for user_key, soc in targets:
+            if user_key in contexts:
+                contexts[user_key].target_soc_code = soc
+                copy.write_row((user_key, soc))
+
+    gaps = conn.execute(
+        """
+        with ranked as (
+            select g.user_key, g.skill_id, g.gap_weight,
+                   row_number() over (partition by g.user_key order by g.gap_weight desc, g.skill_id) as n
+            from features.user_skill_gaps as g
+            inner join _plan_targets as t on t.user_key = g.user_key and t.soc = g.target_soc_code
+        )
+        select ranked.user_key, ranked.skill_id, coalesce(v.skill_name, ranked.skill_id), ranked.gap_weight
+        from ranked
+        left join intermediate.int_skill_vocabulary as v on v.skill_id = ranked.skill_id
+        where ranked.n <= %(k)s
+        order by ranked.user_key, ranked.n
+        """,
+        {"k": config.top_gaps},
+    ).fetchall()
+    conn.execute(
+        "create temporary table _plan_gaps (user_key text, skill_id text, gap_weight float8) on commit drop"
+    )
+    with conn.cursor().copy("copy _plan_gaps (user_key, skill_id, gap_weight) from stdin") as copy:
+        for user_key, skill_id, name, weight in gaps:
+            contexts[user_key].gaps.append(GapFact(skill_id, name, float(weight)))
+            copy.write_row((user_key, skill_id, weight))
+    conn.execute("analyze _plan_gaps")
+
+    progress = conn.execute(
+        """
+        select p.user_key, p.module_id, p.status, p.last_activity_date
+        from intermediate.int_learning_progress as p
+        inner join _plan_users using (user_key)
+        """
+    ).fetchall()
+    for user_key, module_id, status, last in progress:
+        ctx = contexts.get(user_key)
+        if ctx is None:
+            continue
+        (ctx.completed if status == "completed" else ctx.in_progress).add(module_id)
+        if last is not None and (ctx.last_activity_date is None or last > ctx.last_activity_date):
+            ctx.last_activity_date = last
+
+    # Candidate modules: those teaching the user's top gaps (by gap weight covered), plus tonight's
+    # recommended modules; never a module the user already completed.
+    modules = conn.execute(
+        """
+        with covering as (
+            select g.user_key, s.module_id, array_agg(g.skill_id order by g.gap_weight desc) as skills,
+                   sum(g.gap_weight) as covered
+            from _plan_gaps as g
+            inner join features.module_skills as s on s.skill_id = g.skill_id
+            group by g.user_key, s.module_id
+        ),
+        recommended as (
+            select r.user_key, r.item_id as module_id, r.rank
+            from marts_build.recommendations_modules as r
+            inner join _plan_users using (user_key)
+            where r.as_of_date = %(d)s and r.rank <= %(rk)s
+        ),
+        pooled as (
+            select coalesce(c.user_key, r.user_key) as user_key, coalesce(c.module_id, r.module_id) as module_id,
+                   coalesce(c.skills, '{}') as skills, coalesce(c.covered, 0) as covered, r.rank
+            from covering as c
+            full join recommended as r on r.user_key = c.user_key and r.module_id = c.module_id
+        ),
+        ranked as (
+            select p.*, row_number() over (
+                partition by p.user_key order by p.covered desc, p.rank asc nulls last, p.module_id
+            ) as n
+            from pooled as p
+            where not exists (
+                select from intermediate.int_learning_progress as done
+                where done.user_key = p.user_key and done.module_id = p.module_id and done.status = 'completed'
+            )
+        )
+        select ranked.user_key, m.module_id, m.title, m.module_level, m.duration_hours::float8,
+               ranked.skills, ranked.rank
+        from ranked
+        inner join marts_build.dim_learning_modules as m on m.module_id = ranked.module_id
+        where ranked.n <= %(k)s or ranked.rank is not null
+        order by ranked.user_key, ranked.n
+        """,
+        {"d": as_of, "rk": config.recommended_modules, "k": config.candidate_modules},
+    ).fetchall()
+    for user_key, module_id, title, level, hours, skills, rec_rank in modules:
+        ctx = contexts.get(user_key)
+        if ctx is None or level not in ("beginner", "intermediate", "advanced") or not hours or hours <= 0:
+            continue  # a module without a known level or duration cannot be scheduled
+        ctx.modules.append(ModuleFact(module_id, title, level, float(hours), tuple(skills), rec_rank))
+    conn.execute("drop table if exists _plan_targets, _plan_gaps")
+    return contexts
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Catalogue facts the guardrails check repeated titles against (only the ids a plan may cite)."""
+
+    jobs: dict[str, str]  # job_id -> title
+    modules: dict[str, tuple[str, str, float]]  # module_id -> (title, level, hours)
+    skills: dict[str, str]  # skill_id -> name
+
+
+def load_catalogue(conn: psycopg.Connection, job_ids: set[str], module_ids: set[str], skill_ids: set[str]):
+    """The catalogue rows for the given ids (ids not found are simply absent: the guardrails say so)."""
+    jobs = dict(
+        conn.execute(
+            "select job_id, title from marts_build.dim_jobs where job_id = any(%s)", (list(job_ids),)
+        ).fetchall()
+    )
+    modules = {
+        r[0]: (r[1], r[2], float(r[3] or 0))
+        for r in conn.execute(
+            "select module_id, title, module_level, duration_hours from marts_build.dim_learning_modules"
+            " where module_id = any(%s)",
+            (list(module_ids),),
+        ).fetchall()
+    }
+    skills = dict(
+        conn.execute(
+            "select skill_id, skill_name from intermediate.int_skill_vocabulary where skill_id = any(%s)",
+            (list(skill_ids),),
+        ).fetchall()
+    )
+    return Catalogue(jobs, modules, skills)

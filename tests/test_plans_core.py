@@ -1,0 +1,119 @@
+"""Plans: the schema, the planner's inputs read in PostgreSQL, the offline planner and the guardrails."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from core.database import connect
+from plans.guardrails import assemble, catalogue_from_context, check, covered_weight
+from plans.inputs import INPUT_COLUMNS, load_contexts
+from plans.offline import PlannerConfig, plan_offline
+from plans.schema import Plan, PlanDraft
+from tests.plans_world import MODELS, model_columns, seed_world
+
+AS_OF = date(2026, 3, 10)
+
+
+@pytest.fixture(scope="module")
+def world(pg_server):
+    from tests.conftest import make_database
+
+    params = make_database(pg_server, "plans_core")
+    with connect(params) as conn:
+        users = seed_world(conn, 300, AS_OF)
+    with connect(params) as conn:
+        contexts = load_contexts(conn, users, AS_OF)
+    return params, users, contexts
+
+
+def test_input_columns_exist_in_the_dbt_models():
+    for model, columns in INPUT_COLUMNS.items():
+        declared = {c for c, _ in model_columns(model)}
+        sql = next(MODELS.rglob(f"{model}.sql")).read_text()
+        for column in columns:
+            assert column in declared and column in sql, f"{model}.{column}"
+
+
+def test_contexts_are_read_for_every_user_with_recommendations(world):
+    _, users, contexts = world
+    assert set(contexts) == set(users)
+    ctx = contexts[users[0]]
+    assert [j.rank for j in ctx.jobs] == [1, 2, 3, 4, 5]
+    assert len(ctx.gaps) == 12 and ctx.gaps[0].gap_weight >= ctx.gaps[-1].gap_weight
+    assert ctx.target_soc_code is not None
+    # Candidate modules teach the user's gaps and never include a completed one.
+    gap_ids = {g.skill_id for g in ctx.gaps}
+    assert any(set(m.skills) & gap_ids for m in ctx.modules)
+    for c in contexts.values():
+        assert not {m.module_id for m in c.modules} & c.completed
+
+
+def test_offline_plans_pass_every_guardrail_and_are_deterministic(world):
+    _, users, contexts = world
+    config = PlannerConfig()
+    timings = []
+    for key in users:
+        ctx = contexts[key]
+        t = time.perf_counter()
+        draft = plan_offline(ctx, config)
+        plan, schema_reasons = assemble(draft, ctx, config.weekly_hours, config.horizon_weeks)
+        timings.append(time.perf_counter() - t)
+        reasons = check(
+            draft, ctx, catalogue_from_context(ctx), config.weekly_hours, config.horizon_weeks,
+            covered_weight(draft.modules, ctx),
+        )  # fmt: skip
+        assert not schema_reasons and not reasons, (key, schema_reasons, reasons)
+        assert plan is not None and sum(m.hours for m in plan.modules) <= config.hours_budget
+        assert plan_offline(ctx, config) == draft
+    assert sorted(timings)[int(0.95 * len(timings))] < 0.05
+
+
+def _broken(draft: PlanDraft, **changes) -> PlanDraft:
+    return draft.model_copy(update=changes)
+
+
+def test_guardrails_name_each_broken_rule(world):
+    _, users, contexts = world
+    ctx = contexts[users[1]]
+    config = PlannerConfig()
+    draft = plan_offline(ctx, config)
+    cat = catalogue_from_context(ctx)
+    ref = covered_weight(draft.modules, ctx)
+
+    def reasons(d):
+        return check(d, ctx, cat, config.weekly_hours, config.horizon_weeks, ref)
+
+    role = draft.target_roles[0]
+    assert any("unknown job id j999999" in r for r in reasons(
+        _broken(draft, target_roles=[role.model_copy(update={"job_id": "j999999"})])))  # fmt: skip
+    wrong_title = _broken(draft, target_roles=[role.model_copy(update={"title": "Chief Astronaut"})])
+    assert any(r.startswith("grounding: job") and "Chief Astronaut" in r for r in reasons(wrong_title))
+    m0 = draft.modules[0]
+    assert any("titled" in r for r in reasons(
+        _broken(draft, modules=[m0.model_copy(update={"title": "Made up"})] + draft.modules[1:])))  # fmt: skip
+    assert any(r.startswith("duplicates") for r in reasons(_broken(draft, modules=[m0, m0])))
+    assert any(r.startswith("order") for r in reasons(_broken(draft, modules=list(reversed(draft.modules)))))
+    assert any(
+        r.startswith("coverage") for r in reasons(_broken(draft, modules=[], milestones=[], follow_ups=[]))
+    )
+    assert any(r.startswith("tone") for r in reasons(_broken(draft, summary="We GUARANTEE you a job!!")))
+    assert any(r.startswith("length") for r in reasons(_broken(draft, summary="x" * 700)))
+
+
+def test_schema_rejects_an_incoherent_plan(world):
+    _, users, contexts = world
+    ctx = contexts[users[2]]
+    config = PlannerConfig()
+    plan, _ = assemble(plan_offline(ctx, config), ctx, config.weekly_hours, config.horizon_weeks)
+    data = plan.model_dump(mode="json")
+    Plan.model_validate(data)
+    with pytest.raises(ValidationError, match="twice"):
+        Plan.model_validate({**data, "modules": data["modules"] + data["modules"][:1]})
+    with pytest.raises(ValidationError):
+        Plan.model_validate({**data, "unexpected": 1})
+    assert Path(__file__).exists()
