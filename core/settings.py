@@ -13,6 +13,10 @@ default with one environment variable:
 | model registry      | MLFLOW_TRACKING_URI    | sqlite:///<state>/mlflow/mlflow.db               |
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
 | executor            | KAIROO_EXECUTOR        | in_process (multiprocess in production)          |
+| plan provider       | KAIROO_PLANS_PROVIDER  | offline (`llm`: the router's chain below)        |
+| primary LLM         | KAIROO_LLM_PRIMARY_BASE_URL / _MODEL / _API_KEY (or OPENAI_BASE_URL, OPENAI_API_KEY) | none |
+| secondary LLM       | KAIROO_LLM_SECONDARY_BASE_URL / _MODEL / _API_KEY | none                    |
+| LLM rate limits     | KAIROO_LLM_RPM, KAIROO_LLM_TPM, KAIROO_LLM_CONCURRENCY | 500, 2000000, 32       |
 """
 
 from __future__ import annotations
@@ -41,6 +45,17 @@ class Settings:
     partition_start: str
     executor: str
     extra: dict[str, str] = field(default_factory=dict)
+    # Plans (#13): which provider writes plans, and the OpenAI-compatible endpoints of the router's chain.
+    plans_provider: str = "offline"
+    llm_primary_base_url: str | None = None
+    llm_primary_model: str | None = None
+    llm_primary_api_key: str | None = field(default=None, repr=False)  # a secret: never printed
+    llm_secondary_base_url: str | None = None
+    llm_secondary_model: str | None = None
+    llm_secondary_api_key: str | None = field(default=None, repr=False)
+    llm_rpm: int = 500
+    llm_tpm: int = 2_000_000
+    llm_concurrency: int = 32
 
     @property
     def embedded(self) -> bool:
@@ -71,4 +86,14 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=env.get("KAIROO_MLFLOW_ARTIFACTS") or str(mlflow_dir / "artifacts"),
         partition_start=env.get("KAIROO_PARTITION_START") or "2026-01-01",
         executor=env.get("KAIROO_EXECUTOR") or "in_process",
+        plans_provider=env.get("KAIROO_PLANS_PROVIDER") or "offline",
+        llm_primary_base_url=env.get("KAIROO_LLM_PRIMARY_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
+        llm_primary_model=env.get("KAIROO_LLM_PRIMARY_MODEL") or None,
+        llm_primary_api_key=env.get("KAIROO_LLM_PRIMARY_API_KEY") or env.get("OPENAI_API_KEY") or None,
+        llm_secondary_base_url=env.get("KAIROO_LLM_SECONDARY_BASE_URL") or None,
+        llm_secondary_model=env.get("KAIROO_LLM_SECONDARY_MODEL") or None,
+        llm_secondary_api_key=env.get("KAIROO_LLM_SECONDARY_API_KEY") or None,
+        llm_rpm=int(env.get("KAIROO_LLM_RPM") or 500),
+        llm_tpm=int(env.get("KAIROO_LLM_TPM") or 2_000_000),
+        llm_concurrency=int(env.get("KAIROO_LLM_CONCURRENCY") or 32),
     )
