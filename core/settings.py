@@ -14,9 +14,9 @@ default with one environment variable:
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
 | executor            | KAIROO_EXECUTOR        | in_process (multiprocess in production)          |
 | plan provider       | KAIROO_PLANS_PROVIDER  | offline (`llm`: the router's chain below)        |
-| primary LLM         | KAIROO_LLM_PRIMARY_BASE_URL / _MODEL / _API_KEY (or OPENAI_BASE_URL, OPENAI_API_KEY) | none |
-| secondary LLM       | KAIROO_LLM_SECONDARY_BASE_URL / _MODEL / _API_KEY | none                    |
-| LLM rate limits     | KAIROO_LLM_RPM, KAIROO_LLM_TPM, KAIROO_LLM_CONCURRENCY | 500, 2000000, 32       |
+| primary LLM         | KAIROO_LLM_PRIMARY_BASE_URL, _MODEL, _API_KEY | none (key: or OPENAI_API_KEY)  |
+| secondary LLM       | KAIROO_LLM_SECONDARY_BASE_URL, _MODEL, _API_KEY | none                       |
+| LLM rate limits     | KAIROO_LLM_RPM, _TPM, _CONCURRENCY | 500, 2000000, 32                          |
 """
 
 from __future__ import annotations

@@ -45,11 +45,13 @@ def refresh_follow_ups(conn: psycopg.Connection, as_of: date, run_id: str) -> di
     created = conn.execute(
         """
         insert into plans.follow_ups (user_key, plan_id, kind, job_id, module_id, due_date, message)
-        select v.user_key, v.plan_id, f ->> 'kind', f ->> 'job_id', f ->> 'module_id', (f ->> 'due_date')::date,
+        select v.user_key, v.plan_id, f ->> 'kind', f ->> 'job_id', f ->> 'module_id', (f ->>
+            'due_date')::date,
                f ->> 'message'
         from plans.plan_versions as v
         cross join lateral jsonb_array_elements(v.plan -> 'follow_ups') as f
-        where (v.status = any(%(current)s) or exists (select from plans.pins as pin where pin.plan_id = v.plan_id))
+        where (v.status = any(%(current)s) or exists (select from plans.pins as pin where pin.plan_id =
+            v.plan_id))
           and not exists (select from plans.follow_ups as old where old.plan_id = v.plan_id)
         """,
         p,
@@ -83,7 +85,7 @@ def refresh_follow_ups(conn: psycopg.Connection, as_of: date, run_id: str) -> di
 
 
 def due_tonight(conn: psycopg.Connection, as_of: date) -> list[tuple]:
-    """Open or overdue follow-ups due by tonight without a message yet: (id, user, kind, job, module, text)."""
+    """Open or overdue follow-ups due by tonight without a message: (id, user, kind, job, module, text)."""
     return conn.execute(
         """
         select f.follow_up_id, f.user_key, f.kind, f.job_id, f.module_id, f.message
@@ -117,10 +119,10 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
             ]
 
         facts = {"follow_up_id": fid, "job_id": job, "module_id": module, "planned_text": text}
+        values = vault.get(user, set())
         requests.append(
-            Request("follow_up", user, follow_up_messages(user, kind, facts, vault.get(user, set())),
-                    FollowUpMessage, validate, lambda f=fallback: f,
-                    lambda text, v=vault.get(user, set()): scrub(text, v))
+            Request("follow_up", user, follow_up_messages(user, kind, facts, values),
+                    FollowUpMessage, validate, lambda f=fallback: f, lambda text, v=values: scrub(text, v))
         )  # fmt: skip
     if router is None:
         results = [Result(r.user_key, "follow_up", r.fallback(), OFFLINE, OFFLINE) for r in requests]
@@ -130,8 +132,11 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
         write_cache(conn, router)
     with conn.cursor() as cur:
         cur.executemany(
-            "insert into plans.follow_up_messages (follow_up_id, as_of_date, message, provider, fallback_reason,"
-            " run_id) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
-            [(d[0], as_of, r.answer.message, r.provider, r.fallback_reason, run_id) for d, r in zip(due, results, strict=True)],
+            "insert into plans.follow_up_messages (follow_up_id, as_of_date, message, provider,"
+            " fallback_reason, run_id) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
+            [
+                (d[0], as_of, r.answer.message, r.provider, r.fallback_reason, run_id)
+                for d, r in zip(due, results, strict=True)
+            ],
         )
     return {"messages": len(results)}

@@ -70,7 +70,8 @@ def check(
             reasons.append(f"grounding: job {role.job_id} is not in tonight's recommendations for this user")
         elif norm(role.title) != norm(catalogue.jobs[role.job_id]):
             reasons.append(
-                f"grounding: job {role.job_id} titled {role.title!r}, catalogue says {catalogue.jobs[role.job_id]!r}"
+                f"grounding: job {role.job_id} titled {role.title!r},"
+                f" catalogue says {catalogue.jobs[role.job_id]!r}"
             )
     if not draft.target_roles:
         reasons.append("coverage: no target role")

@@ -2,13 +2,15 @@
 
 What a plan is built from (all pseudonymized; names and contacts never leave the vault):
 
-| input | table (built by) |
-|---|---|
-| tonight's job recommendations, titles, occupations | `marts_build.recommendations_jobs`, `marts_build.dim_jobs` (ranking, dbt) |
-| tonight's module recommendations | `marts_build.recommendations_modules` (ranking) |
-| skill gaps toward each target occupation | `features.user_skill_gaps` (dbt), names from `intermediate.int_skill_vocabulary` |
-| the catalogue: titles, levels, hours, skills taught | `marts_build.dim_learning_modules`, `features.module_skills` (dbt) |
-| progress: started, in progress, completed modules | `intermediate.int_learning_progress` (dbt, folded from the event marts) |
+- tonight's job recommendations, titles, occupations: `marts_build.recommendations_jobs`,
+  `marts_build.dim_jobs` (ranking, dbt)
+- tonight's module recommendations: `marts_build.recommendations_modules` (ranking)
+- skill gaps toward each target occupation: `features.user_skill_gaps` (dbt), skill names from
+  `intermediate.int_skill_vocabulary`
+- the catalogue (titles, levels, hours, skills taught): `marts_build.dim_learning_modules`,
+  `features.module_skills` (dbt)
+- progress (started, in progress, completed modules): `intermediate.int_learning_progress` (dbt, folded
+  from the event marts)
 
 The users of one night are put in a temporary table once; each query joins it, so the cost follows the
 number of users planned tonight, not the size of the history. `INPUT_COLUMNS` lists every upstream column
@@ -206,7 +208,8 @@ def load_contexts(
             where r.as_of_date = %(d)s and r.rank <= %(rk)s
         ),
         pooled as (
-            select coalesce(c.user_key, r.user_key) as user_key, coalesce(c.module_id, r.module_id) as module_id,
+            select coalesce(c.user_key, r.user_key) as user_key, coalesce(c.module_id, r.module_id) as
+                module_id,
                    coalesce(c.skills, '{}') as skills, coalesce(c.covered, 0) as covered, r.rank
             from covering as c
             full join recommended as r on r.user_key = c.user_key and r.module_id = c.module_id
@@ -218,7 +221,8 @@ def load_contexts(
             from pooled as p
             where not exists (
                 select from intermediate.int_learning_progress as done
-                where done.user_key = p.user_key and done.module_id = p.module_id and done.status = 'completed'
+                where done.user_key = p.user_key and done.module_id = p.module_id and done.status =
+                    'completed'
             )
         )
         select ranked.user_key, m.module_id, m.title, m.module_level, m.duration_hours::float8,

@@ -24,8 +24,18 @@ from plans.guardrails import GuardrailConfig, assemble, catalogue_from_context, 
 from plans.inputs import InputConfig, PlanningContext, load_contexts
 from plans.offline import PlannerConfig, plan_offline
 from plans.review import plan_distance
-from plans.router import OFFLINE, POLICIES, Policy, Provider, Request, Result, Router, read_cache
-from plans.router import write_cache, write_ledger
+from plans.router import (
+    OFFLINE,
+    POLICIES,
+    Policy,
+    Provider,
+    Request,
+    Result,
+    Router,
+    read_cache,
+    write_cache,
+    write_ledger,
+)
 from plans.schema import SCHEMA_VERSION, PlanDraft
 from plans.selection import APPROVED, select_users
 
@@ -102,7 +112,9 @@ def run_night(
         expired = expire_pending(conn)
         # A rejected plan or one that timed out in the queue: tonight the user gets the offline plan.
         force_offline = expired | rejected
-        selection = select_users(conn, as_of, config.config_version, config.inputs.top_jobs, config.full_regeneration)
+        selection = select_users(
+            conn, as_of, config.config_version, config.inputs.top_jobs, config.full_regeneration
+        )
         fingerprints = dict(selection.fingerprints)
         for user_key in force_offline:
             fingerprints.setdefault(user_key, "")
@@ -140,7 +152,9 @@ def run_night(
             res.answer, res.provider, res.model = offline[key], OFFLINE, OFFLINE
             plan, verdict = _final_verdict(res.answer, ctx, offline[key], config)
         plan_json = plan.model_dump(mode="json") if plan is not None else res.answer.model_dump(mode="json")
-        status, queued_reason = _approval(res, plan_json, previous.get(key), policy, bool(verdict), key in expired)
+        status, queued_reason = _approval(
+            res, plan_json, previous.get(key), policy, bool(verdict), key in expired
+        )
         rows.append((key, res, plan_json, verdict, status, fingerprints.get(key) or ""))
         if queued_reason:
             queue.append((key, queued_reason))
@@ -152,7 +166,8 @@ def run_night(
         for key, reason in queue:
             conn.execute(
                 """
-                insert into plans.review_queue (plan_id, user_key, as_of_date, queued_reason, previous_plan_id, deadline)
+                insert into plans.review_queue (plan_id, user_key, as_of_date, queued_reason,
+                    previous_plan_id, deadline)
                 values (%s, %s, %s, %s, %s, now() + make_interval(hours => %s))
                 """,
                 (plan_ids[key], key, as_of, reason, (previous.get(key) or {}).get("plan_id"), deadline_hours),
@@ -164,7 +179,9 @@ def run_night(
 
         report.follow_ups = refresh_follow_ups(conn, as_of, run_id)
         follow_up_router = (
-            Router(POLICIES["follow_up"], chain, concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm)
+            Router(
+                POLICIES["follow_up"], chain, concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm
+            )
             if config.provider == "llm" and chain
             else None
         )
@@ -237,7 +254,9 @@ def _route(params, contexts, offline, config: NightConfig, chain, policy: Policy
         values = vault.get(key, set())
 
         def validate(answer, ctx=ctx, values=values, key=key):
-            _, schema_reasons = assemble(answer, ctx, config.planner.weekly_hours, config.planner.horizon_weeks)
+            _, schema_reasons = assemble(
+                answer, ctx, config.planner.weekly_hours, config.planner.horizon_weeks
+            )
             reasons = schema_reasons + check(
                 answer, ctx, catalogue_from_context(ctx), config.planner.weekly_hours,
                 config.planner.horizon_weeks, covered_weight(offline[key].modules, ctx), config.guardrails,
@@ -294,8 +313,10 @@ def _store(conn: psycopg.Connection, rows, as_of: date, run_id: str, policy: Pol
         (plan_id,) = conn.execute(
             """
             insert into plans.plan_versions
-                (user_key, as_of_date, plan, schema_version, inputs_fingerprint, provider, model, prompt_version,
-                 tokens_in, tokens_out, cost_usd, guardrail_passed, guardrail_reasons, fallback_reason, status,
+                (user_key, as_of_date, plan, schema_version, inputs_fingerprint, provider, model,
+                    prompt_version,
+                 tokens_in, tokens_out, cost_usd, guardrail_passed, guardrail_reasons, fallback_reason,
+                     status,
                  run_id, approved_at)
             values (%s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s,
                     case when %s then now() end)
@@ -329,7 +350,8 @@ def apply_decisions(conn: psycopg.Connection, run_id: str) -> tuple[dict[str, in
     for plan_id, user_key, status, edited, reviewer, fingerprint, plan_date in decided:
         if status in ("approved", "edited"):
             conn.execute(
-                "update plans.plan_versions set status = 'superseded' where user_key = %s and status = any(%s)",
+                "update plans.plan_versions set status = 'superseded'"
+                " where user_key = %s and status = any(%s)",
                 (user_key, list(APPROVED)),
             )
         if status == "approved":
@@ -341,15 +363,26 @@ def apply_decisions(conn: psycopg.Connection, run_id: str) -> tuple[dict[str, in
             conn.execute("update plans.plan_versions set status = 'rejected' where plan_id = %s", (plan_id,))
             rejected.add(user_key)
         elif status == "edited":
-            conn.execute("update plans.plan_versions set status = 'superseded' where plan_id = %s", (plan_id,))
+            conn.execute(
+                "update plans.plan_versions set status = 'superseded' where plan_id = %s", (plan_id,)
+            )
             conn.execute(
                 """
                 insert into plans.plan_versions
-                    (user_key, as_of_date, plan, schema_version, inputs_fingerprint, provider, model, prompt_version,
+                    (user_key, as_of_date, plan, schema_version, inputs_fingerprint, provider, model,
+                        prompt_version,
                      guardrail_passed, guardrail_reasons, fallback_reason, status, run_id, approved_at)
                 values (%s, %s, %s, %s, %s, 'human', %s, 'edit', true, '[]', null, 'approved', %s, now())
                 """,
-                (user_key, plan_date, json.dumps(edited), SCHEMA_VERSION, fingerprint, f"reviewer:{reviewer}", run_id),
+                (
+                    user_key,
+                    plan_date,
+                    json.dumps(edited),
+                    SCHEMA_VERSION,
+                    fingerprint,
+                    f"reviewer:{reviewer}",
+                    run_id,
+                ),
             )
         conn.execute("update plans.review_queue set applied_at = now() where plan_id = %s", (plan_id,))
         counts[status] += 1
@@ -379,7 +412,8 @@ def build_user_plans(conn: psycopg.Connection, as_of: date) -> int:
     conn.execute("delete from marts_build.user_plans")
     return conn.execute(
         """
-        insert into marts_build.user_plans (user_key, as_of_date, plan_id, plan, provider, status, approved_at)
+        insert into marts_build.user_plans (user_key, as_of_date, plan_id, plan, provider, status,
+            approved_at)
         select distinct on (v.user_key) v.user_key, %s, v.plan_id, v.plan, v.provider,
                case when pin.plan_id is not null then 'pinned' else v.status end, v.approved_at
         from plans.plan_versions as v
@@ -418,10 +452,18 @@ def audit_user_plans(conn: psycopg.Connection, run_id: str, partition_key: str |
     success = not any(failures.values())
     conn.execute(
         """
-        insert into ops.quality_results (run_id, partition_key, suite, target, success, evaluated, failed, details)
+        insert into ops.quality_results (run_id, partition_key, suite, target, success, evaluated,
+            failed, details)
         values (%s, %s, %s, 'marts_build.user_plans', %s, %s, %s, %s::jsonb)
         """,
-        (run_id, partition_key, AUDIT_SUITE, success, evaluated, sum(failures.values()), json.dumps(failures)),
+        (
+            run_id,
+            partition_key,
+            AUDIT_SUITE,
+            success,
+            evaluated,
+            sum(failures.values()),
+            json.dumps(failures),
+        ),
     )
     return {"success": success, "evaluated": evaluated, **failures}
-

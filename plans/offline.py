@@ -57,12 +57,12 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
     chosen, used = [], 0.0
     # Finishing what the user started first, when it still closes a gap.
     for m in sorted(pool, key=lambda m: m.module_id):
-        if m.module_id in ctx.in_progress and any(open_gap.get(s, 0) > 0 for s in m.skills):
-            if used + m.hours <= budget:
-                chosen.append(m)
-                used += m.hours
-                for s in m.skills:
-                    open_gap[s] = 0.0
+        closes_a_gap = any(open_gap.get(s, 0) > 0 for s in m.skills)
+        if m.module_id in ctx.in_progress and closes_a_gap and used + m.hours <= budget:
+            chosen.append(m)
+            used += m.hours
+            for s in m.skills:
+                open_gap[s] = 0.0
     taken = {m.module_id for m in chosen}
     while True:
         best, best_score = None, 0.0

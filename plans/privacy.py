@@ -28,7 +28,8 @@ def vault_values(conn: psycopg.Connection, user_keys: list[str]) -> dict[str, se
     out: dict[str, set[str]] = defaultdict(set)
     queries = [
         "select pseudonym, original from pii_vault.identifiers where pseudonym = any(%(u)s)",
-        "select user_key, unnest(array[full_name, email, phone]) from pii_vault.resumes where user_key = any(%(u)s)",
+        "select user_key, unnest(array[full_name, email, phone]) from pii_vault.resumes"
+        " where user_key = any(%(u)s)",
         """
         select h.user_key, unnest(array[v.full_name, v.zip])
         from raw.hris_employees as h
@@ -61,9 +62,7 @@ def scrub(text: str, values: set[str]) -> str:
 
 def leaks(text: str, values: set[str]) -> list[str]:
     """What personal data an answer carries: vault values found, or patterns the redactor removes."""
-    found = [
-        "vault value" for v in values if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text, flags=re.I)
-    ]
+    found = ["vault value" for v in values if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text, flags=re.I)]
     if redact_python(text) != text:
         found.append("contact pattern (e-mail, URL or phone)")
     return sorted(set(found))

@@ -19,10 +19,10 @@ from plans.offline import PlannerConfig
 from plans.privacy import scrub
 
 SYSTEM_PLAN = (
-    "You write a learning plan for one user of a career-development product. Use ONLY the job ids, module ids "
-    "and skill ids given in the facts, and repeat each one's title exactly as given. Order modules from "
-    "beginner to advanced, never exceed the weekly hours over the horizon, and start each module only when "
-    "the hours before it fit. Weeks are 1-based. Follow-ups: apply to a target job after a module, or check "
+    "You write a learning plan for one user of a career-development product. Use ONLY the job ids, "
+    "module ids and skill ids given in the facts, and repeat each one's title exactly as given. Order "
+    "modules from beginner to advanced, never exceed the weekly hours over the horizon, and start each "
+    "module only when the hours before it fit. Weeks are 1-based. Follow-ups: apply to a target job after a module, or check "
     "in. Plain, encouraging, factual language; no promises of outcomes."
 )
 SYSTEM_FOLLOW_UP = (
@@ -54,8 +54,8 @@ def select_facts(ctx: PlanningContext, config: PlannerConfig, token_budget: int)
     )
     queue = (
         [("target_roles", {"job_id": j.job_id, "title": j.title}) for j in ctx.jobs[: config.max_roles]]
-        + [("skill_gaps", {"skill_id": g.skill_id, "skill_name": g.skill_name, "gap_weight": round(g.gap_weight, 3)})
-           for g in ctx.gaps]
+        + [("skill_gaps", {"skill_id": g.skill_id, "skill_name": g.skill_name,
+                           "gap_weight": round(g.gap_weight, 3)}) for g in ctx.gaps]
         + [("modules", {"module_id": m.module_id, "title": m.title, "level": m.level, "hours": m.hours,
                         "teaches_gap_skills": list(m.skills)}) for m in ranked_modules]
     )  # fmt: skip
@@ -70,7 +70,9 @@ def select_facts(ctx: PlanningContext, config: PlannerConfig, token_budget: int)
     return facts
 
 
-def plan_messages(ctx: PlanningContext, config: PlannerConfig, token_budget: int, vault: set[str]) -> list[dict]:
+def plan_messages(
+    ctx: PlanningContext, config: PlannerConfig, token_budget: int, vault: set[str]
+) -> list[dict]:
     facts = select_facts(ctx, config, token_budget)
     text = json.dumps(facts, ensure_ascii=False, sort_keys=True)
     return [

@@ -15,7 +15,7 @@ A pending plan past its deadline is replaced by the offline plan (status `expire
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from core.database import PgParams, connect
@@ -91,10 +91,12 @@ def decide(
             where plan_id = %s and status = 'pending'
             returning plan_id, user_key, status, reviewer, decided_at
             """,
-            (_STATUS[decision], reviewer.strip(), datetime.now(timezone.utc), payload, reason, plan_id),
+            (_STATUS[decision], reviewer.strip(), datetime.now(UTC), payload, reason, plan_id),
         ).fetchone()
         if row is None:
-            exists = conn.execute("select status from plans.review_queue where plan_id = %s", (plan_id,)).fetchone()
+            exists = conn.execute(
+                "select status from plans.review_queue where plan_id = %s", (plan_id,)
+            ).fetchone()
             if exists is None:
                 raise ReviewError(f"plan {plan_id} is not in the review queue")
             raise ReviewError(f"plan {plan_id} was already decided ({exists[0]})")
@@ -104,7 +106,9 @@ def decide(
 def pin(params: PgParams, plan_id: int, reviewer: str, reason: str | None = None) -> None:
     """Keep this plan as the user's plan (no regeneration) until `unpin`."""
     with connect(params) as conn:
-        found = conn.execute("select user_key from plans.plan_versions where plan_id = %s", (plan_id,)).fetchone()
+        found = conn.execute(
+            "select user_key from plans.plan_versions where plan_id = %s", (plan_id,)
+        ).fetchone()
         if found is None:
             raise ReviewError(f"plan {plan_id} does not exist")
         conn.execute(

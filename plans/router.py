@@ -309,8 +309,8 @@ class Router:
                 content = hit.response
                 result.cache_hits += 1
                 self.ledger.append(
-                    Attempt(request.user_key, policy.task, provider.name, provider.model, attempt, "cache_hit",
-                            cache_hit=True)
+                    Attempt(request.user_key, policy.task, provider.name, provider.model, attempt,
+                            "cache_hit", cache_hit=True)
                 )  # fmt: skip
             else:
                 bound_in = input_token_bound(messages, response_format)
@@ -360,12 +360,14 @@ class Router:
             if reasked or not policy.reask_on_invalid or attempt == policy.attempts:
                 return last
             reasked = True
-            messages = messages + [
+            messages = [
+                *messages,
                 {"role": "assistant", "content": request.scrub(content[:4000])},
                 {
                     "role": "user",
                     "content": request.scrub(
-                        "Your answer was refused: " + "; ".join(verdict[:5])
+                        "Your answer was refused: "
+                        + "; ".join(verdict[:5])
                         + ". Answer again with the same JSON schema, citing only the ids and titles given."
                     ),
                 },
@@ -483,11 +485,13 @@ def write_cache(conn, router: Router) -> int:
     with conn.cursor() as cur:
         cur.executemany(
             """
-            insert into plans.llm_cache (cache_key, task, model, prompt_version, response, tokens_in, tokens_out,
+            insert into plans.llm_cache (cache_key, task, model, prompt_version, response, tokens_in,
+                tokens_out,
                                          expires_at)
             values (%s, %s, %s, %s, %s, %s, %s, now() + make_interval(hours => %s))
-            on conflict (cache_key) do update set response = excluded.response, expires_at = excluded.expires_at
+            on conflict (cache_key) do update set response = excluded.response, expires_at =
+                excluded.expires_at
             """,
-            [r + (policy.cache_ttl_hours,) for r in rows],
+            [(*r, policy.cache_ttl_hours) for r in rows],
         )
     return len(rows)

@@ -129,7 +129,7 @@ def week_end(as_of: date, week: int) -> date:
 
 
 def to_plan(draft: PlanDraft, user_key: str, as_of: date, weekly_hours: float, horizon_weeks: int) -> Plan:
-    """The stored plan for a draft: due weeks become dates. Raises pydantic.ValidationError when incoherent."""
+    """The stored plan for a draft: due weeks become dates. Raises pydantic.ValidationError if incoherent."""
     return Plan(
         user_key=user_key,
         as_of_date=as_of,

@@ -50,14 +50,16 @@ def select_users(
         ),
         gaps as (
             select g.user_key,
-                   string_agg(g.target_soc_code || ':' || g.skill_id || ':' || round(g.gap_weight::numeric, 3),
+                   string_agg(g.target_soc_code || ':' || g.skill_id || ':' ||
+                       round(g.gap_weight::numeric, 3),
                               ',' order by g.target_soc_code, g.skill_id) as gaps
             from features.user_skill_gaps as g
             inner join tonight using (user_key)
             group by g.user_key
         ),
         progress as (
-            select p.user_key, string_agg(p.module_id || ':' || p.status, ',' order by p.module_id) as progress
+            select p.user_key, string_agg(p.module_id || ':' || p.status, ',' order by p.module_id) as
+                progress
             from intermediate.int_learning_progress as p
             inner join tonight using (user_key)
             group by p.user_key

@@ -58,6 +58,21 @@ class MlflowResource(dg.ConfigurableResource):
     artifact_root: str
 
 
+class LlmResource(dg.ConfigurableResource):
+    """The plans router's OpenAI-compatible endpoints (primary, secondary) and limits; empty: offline."""
+
+    plans_provider: str = "offline"  # offline | llm
+    primary_base_url: str = ""
+    primary_model: str = ""
+    primary_api_key: str = ""
+    secondary_base_url: str = ""
+    secondary_model: str = ""
+    secondary_api_key: str = ""
+    rpm: int = 500
+    tpm: int = 2_000_000
+    concurrency: int = 32
+
+
 def _secret(name: str, value: str | None) -> Any:
     """The value itself, or an EnvVar when the process variable holds exactly this value.
 
@@ -84,6 +99,19 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "mlflow": MlflowResource(
             tracking_uri=_secret("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri),
             artifact_root=settings.mlflow_artifact_root,
+        ),
+        "llm": LlmResource(
+            plans_provider=settings.plans_provider,
+            primary_base_url=settings.llm_primary_base_url or "",
+            primary_model=settings.llm_primary_model or "",
+            primary_api_key=_secret("KAIROO_LLM_PRIMARY_API_KEY", settings.llm_primary_api_key)
+            or _secret("OPENAI_API_KEY", settings.llm_primary_api_key),
+            secondary_base_url=settings.llm_secondary_base_url or "",
+            secondary_model=settings.llm_secondary_model or "",
+            secondary_api_key=_secret("KAIROO_LLM_SECONDARY_API_KEY", settings.llm_secondary_api_key),
+            rpm=settings.llm_rpm,
+            tpm=settings.llm_tpm,
+            concurrency=settings.llm_concurrency,
         ),
         "dbt": KairooDbtResource(
             project_dir=kairoo_dbt,

@@ -103,7 +103,9 @@ class Loopback:
                                   "total_tokens": usage[0] + usage[1]},
                     }).encode()  # fmt: skip
                 else:
-                    payload = json.dumps({"error": {"message": f"scripted {reply.status}", "type": "test"}}).encode()
+                    payload = json.dumps(
+                        {"error": {"message": f"scripted {reply.status}", "type": "test"}}
+                    ).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/json")

@@ -85,7 +85,8 @@ def seed_world(conn: psycopg.Connection, n_users: int, as_of: date, seed: int = 
         """
         insert into marts_build.dim_learning_modules
             (module_id, title, provider, module_level, duration_hours, first_seen_date, skill_count)
-        select format('m%%s', lpad(i::text, 5, '0')), format('Module %%s: skill %%s', i, 1 + i %% 80), 'Kairoo',
+        select format('m%%s', lpad(i::text, 5, '0')), format('Module %%s: skill %%s', i, 1 + i %% 80),
+            'Kairoo',
                (array['beginner', 'intermediate', 'advanced'])[1 + (i / 80) %% 3],
                2 + abs(hashtext(i::text || %(s)s::text)) %% 9, %(d)s::date - 30, 1 + i %% 3
         from generate_series(0, 299) as i
@@ -115,7 +116,8 @@ def seed_world(conn: psycopg.Connection, n_users: int, as_of: date, seed: int = 
         insert into features.user_skill_gaps (user_key, target_soc_code, skill_id, gap_weight)
         select user_key, format('15-%%s.00', lpad(((occ + t) %% 20)::text, 4, '0')),
                format('2.A.%%s', 1 + ((occ + t) * 4 + k * 3) %% 80),
-               round((0.05 + (abs(hashtext(user_key || k::text || t::text || %(s)s::text)) %% 900) / 1000.0)::numeric,
+               round((0.05 + (abs(hashtext(user_key || k::text || t::text || %(s)s::text)) %% 900) /
+                   1000.0)::numeric,
                      3)::float8
         from _users, generate_series(0, 1) as t, generate_series(0, 15) as k
         """,
@@ -133,7 +135,8 @@ def seed_world(conn: psycopg.Connection, n_users: int, as_of: date, seed: int = 
     )
     conn.execute(
         """
-        insert into marts_build.recommendations_modules (as_of_date, user_key, item_id, rank, score, model_name,
+        insert into marts_build.recommendations_modules (as_of_date, user_key, item_id, rank, score,
+            model_name,
                                                          model_version)
         select %(d)s, user_key, format('m%%s', lpad(((occ * 4 + 13 * r) %% 300)::text, 5, '0')), r + 1,
                1.0 / (r + 1), 'baseline-skill-overlap', 'retrieval_score'

@@ -94,8 +94,8 @@ def test_guardrails_name_each_broken_rule(world):
     wrong_title = _broken(draft, target_roles=[role.model_copy(update={"title": "Chief Astronaut"})])
     assert any(r.startswith("grounding: job") and "Chief Astronaut" in r for r in reasons(wrong_title))
     m0 = draft.modules[0]
-    assert any("titled" in r for r in reasons(
-        _broken(draft, modules=[m0.model_copy(update={"title": "Made up"})] + draft.modules[1:])))  # fmt: skip
+    renamed = [m0.model_copy(update={"title": "Made up"}), *draft.modules[1:]]
+    assert any("titled" in r for r in reasons(_broken(draft, modules=renamed)))
     assert any(r.startswith("duplicates") for r in reasons(_broken(draft, modules=[m0, m0])))
     assert any(r.startswith("order") for r in reasons(_broken(draft, modules=list(reversed(draft.modules)))))
     assert any(
@@ -117,3 +117,10 @@ def test_schema_rejects_an_incoherent_plan(world):
     with pytest.raises(ValidationError):
         Plan.model_validate({**data, "unexpected": 1})
     assert Path(__file__).exists()
+
+
+def test_the_asset_audits_the_suite_the_publisher_requires():
+    import assets.plans
+    import plans.night
+
+    assert assets.plans.AUDIT_SUITE == plans.night.AUDIT_SUITE

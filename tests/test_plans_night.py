@@ -23,6 +23,7 @@ from tests.openai_loopback import Loopback, Reply
 from tests.plans_world import seed_world
 
 AS_OF = date(2026, 3, 10)
+pytestmark = pytest.mark.slow  # several nights with scripted timeouts and retries
 PLANTED_EMAIL = "ceo.canary@example.com"
 
 
@@ -40,11 +41,14 @@ def world(pg_server):
                 (key, f"ORIG-{i:04d}-X"),
             )
             conn.execute(
-                "insert into pii_vault.resumes (resume_id, user_key, full_name, email, phone) values (%s, %s, %s, %s, %s)",
+                "insert into pii_vault.resumes (resume_id, user_key, full_name, email, phone)"
+                " values (%s, %s, %s, %s, %s)",
                 (f"r{i}", key, f"Quinlan{i} Vasquezova", f"quinlan{i}@mail.test", f"+1 555 010 {1000 + i}"),
             )
         conn.execute(
-            "update marts_build.dim_jobs set title = title || ' (contact " + PLANTED_EMAIL + ")' where job_id = 'j000000'"
+            "update marts_build.dim_jobs set title = title || ' (contact "
+            + PLANTED_EMAIL
+            + ")' where job_id = 'j000000'"
         )
     with connect(params) as conn:
         contexts = load_contexts(conn, users, AS_OF)
@@ -59,7 +63,9 @@ def load_contexts_for(params, users):
 
 
 def good(draft) -> str:
-    return draft.model_copy(update={"summary": "A plan written by the model: " + draft.summary[:200]}).model_dump_json()
+    return draft.model_copy(
+        update={"summary": "A plan written by the model: " + draft.summary[:200]}
+    ).model_dump_json()
 
 
 def published(params, run_id, partition):
@@ -76,7 +82,10 @@ def rows(params, sql, *args):
 
 
 def chain(server: Loopback) -> list[Provider]:
-    return [Provider("primary", server.base_url, "gpt-4o-mini"), Provider("secondary", server.base_url, "gpt-4.1-nano")]
+    return [
+        Provider("primary", server.base_url, "gpt-4o-mini"),
+        Provider("secondary", server.base_url, "gpt-4.1-nano"),
+    ]
 
 
 def test_offline_night_plans_everyone_and_publishes(world):
@@ -94,9 +103,25 @@ def test_offline_night_plans_everyone_and_publishes(world):
 def test_llm_night_every_failure_ends_in_a_valid_published_plan(world):
     params, users, drafts = world
     u = users
-    wrong_title = drafts[u[7]].model_copy(update={"modules": [drafts[u[7]].modules[0].model_copy(update={"title": "Astrophysics 101"})] + drafts[u[7]].modules[1:]})
-    unknown = drafts[u[6]].model_copy(update={"modules": [drafts[u[6]].modules[0].model_copy(update={"module_id": "m99999"})] + drafts[u[6]].modules[1:]})
-    echo = drafts[u[8]].model_copy(update={"summary": "Quinlan8, here is your plan; write to quinlan8@mail.test."})
+    wrong_title = drafts[u[7]].model_copy(
+        update={
+            "modules": [
+                drafts[u[7]].modules[0].model_copy(update={"title": "Astrophysics 101"}),
+                *drafts[u[7]].modules[1:],
+            ]
+        }
+    )
+    unknown = drafts[u[6]].model_copy(
+        update={
+            "modules": [
+                drafts[u[6]].modules[0].model_copy(update={"module_id": "m99999"}),
+                *drafts[u[6]].modules[1:],
+            ]
+        }
+    )
+    echo = drafts[u[8]].model_copy(
+        update={"summary": "Quinlan8, here is your plan; write to quinlan8@mail.test."}
+    )
     behaviour = {
         u[1]: lambda n: Reply(429, headers={"retry-after": "0.2"}) if n == 1 else None,
         u[2]: lambda n: Reply(500) if n == 1 else None,
@@ -119,35 +144,50 @@ def test_llm_night_every_failure_ends_in_a_valid_published_plan(world):
     POLICIES["plan"] = replace(plan_policy, timeout_s=3.0)
     try:
         with Loopback(script) as server:
-            report = run_night(params, AS_OF, "n2", NightConfig(provider="llm", full_regeneration=True), chain(server))
+            report = run_night(
+                params, AS_OF, "n2", NightConfig(provider="llm", full_regeneration=True), chain(server)
+            )
             sent_in, sent_out = server.tokens()
             bodies = list(server.bodies)
     finally:
         POLICIES["plan"] = plan_policy
     assert report.users_planned == len(users)
     by_user = {r[0]: r[1:] for r in rows(
-        params, "select user_key, provider, fallback_reason, status, guardrail_passed from plans.plan_versions"
+        params, "select user_key, provider, fallback_reason, status, guardrail_passed"
+        " from plans.plan_versions"
         " where run_id = 'n2'")}  # fmt: skip
     # Users whose roles include the job with the planted contact in its title: the answer repeats the title,
     # the output scan refuses it (the catalogue text is not the model's to publish), the offline plan serves.
     planted = {k for k, d in drafts.items() if any(r.job_id == "j000000" for r in d.target_roles)}
     for key in planted:
         assert by_user[key][0] == "offline" and "privacy" in by_user[key][1]
-    for key in sorted(set([u[0], u[1], u[2], u[3], u[4]] + u[10:]) - planted):
+    for key in sorted(set([u[0], u[1], u[2], u[3], u[4], *u[10:]]) - planted):
         assert by_user[key][0] == "primary" and by_user[key][2] == "auto_approved", (key, by_user[key])
-    for key, why in [(u[5], "invalid: schema"), (u[6], "unknown module id m99999"), (u[7], "Astrophysics 101"),
+    for key, why in [(u[5], "invalid: schema"), (u[6], "unknown module id m99999"),
+                     (u[7], "Astrophysics 101"),
                      (u[8], "privacy"), (u[9], "secondary: attempts_exhausted: server_error")]:  # fmt: skip
         provider, reason, status, passed = by_user[key]
-        assert provider == "offline" and why in reason and status == "auto_approved" and passed, (key, by_user[key])
+        assert provider == "offline" and why in reason and status == "auto_approved" and passed, (
+            key,
+            by_user[key],
+        )
     # The ledger: one row per attempt, tokens equal to what the server returned, cost within the envelope.
-    (n_calls, t_in, t_out, cost) = rows(params, "select count(*), sum(tokens_in), sum(tokens_out), sum(cost_usd)"
-                                       " from plans.llm_calls where run_id = 'n2' and not cache_hit")[0]  # fmt: skip
+    (n_calls, t_in, t_out, cost) = rows(
+        params, "select count(*), sum(tokens_in), sum(tokens_out), sum(cost_usd)"
+        " from plans.llm_calls where run_id = 'n2' and not cache_hit")[0]  # fmt: skip
     assert (t_in, t_out) == (sent_in, sent_out)
     # Every request the server saw is a ledger row; a timed-out attempt may never have reached it.
-    timeouts = rows(params, "select count(*) from plans.llm_calls where run_id = 'n2' and outcome = 'timeout'")[0][0]
-    assert n_calls - timeouts <= len(bodies) <= n_calls, rows(params, "select outcome, left(error, 120), count(*) from plans.llm_calls where run_id = 'n2' group by 1, 2")
+    timeouts = rows(
+        params, "select count(*) from plans.llm_calls where run_id = 'n2' and outcome = 'timeout'"
+    )[0][0]
+    assert n_calls - timeouts <= len(bodies) <= n_calls, rows(
+        params,
+        "select outcome, left(error, 120), count(*) from plans.llm_calls where run_id = 'n2' group by 1, 2",
+    )
     assert float(cost) <= POLICIES["plan"].night_envelope_usd and report.within_envelope
-    outcomes = {r[0] for r in rows(params, "select distinct outcome from plans.llm_calls where run_id = 'n2'")}
+    outcomes = {
+        r[0] for r in rows(params, "select distinct outcome from plans.llm_calls where run_id = 'n2'")
+    }
     assert {"ok", "rate_limited", "server_error", "timeout"} <= outcomes
     # Privacy canary: no vault value and no planted contact ever left in a request body.
     for i in range(len(users)):
@@ -155,7 +195,9 @@ def test_llm_night_every_failure_ends_in_a_valid_published_plan(world):
             assert not any(value in b for b in bodies), value
     assert not any(PLANTED_EMAIL in b for b in bodies)
     assert published(params, "n2", AS_OF.isoformat())["success"]
-    pub = rows(params, "select count(*), count(*) filter (where provider = 'primary') from marts.user_plans")[0]
+    pub = rows(params, "select count(*), count(*) filter (where provider = 'primary') from marts.user_plans")[
+        0
+    ]
     assert pub[0] == len(users) and pub[1] >= 14 - len(planted)
     assert not rows(params, "select 1 from marts.user_plans where plan::text ilike '%%quinlan%%'")
 
@@ -171,7 +213,9 @@ def test_rerun_of_a_night_is_all_cache_hits(world):
     with Loopback(clean) as server:
         run_night(params, AS_OF, "n3", NightConfig(provider="llm", full_regeneration=True), chain(server))
     with Loopback(clean) as server:
-        report = run_night(params, AS_OF, "n3", NightConfig(provider="llm", full_regeneration=True), chain(server))
+        report = run_night(
+            params, AS_OF, "n3", NightConfig(provider="llm", full_regeneration=True), chain(server)
+        )
         assert server.bodies == []
     assert report.cache_hits >= len(users) and report.llm_calls == 0 and report.tokens_in == 0
 
@@ -187,12 +231,15 @@ def test_budget_exhausted_mid_night_falls_back_offline_within_the_envelope(world
     envelope = 0.004  # a few worst-case plan calls of gpt-4o-mini
     with Loopback(script) as server:
         # Other constraints make other prompts (no cache hit from earlier nights).
-        config = NightConfig(provider="llm", full_regeneration=True, night_envelope_usd=envelope, concurrency=4,
+        config = NightConfig(provider="llm", full_regeneration=True, night_envelope_usd=envelope,
+                             concurrency=4,
                              planner=PlannerConfig(weekly_hours=6))  # fmt: skip
         report = run_night(params, AS_OF, "n4", config, chain(server))
     assert 0 < len(calls) < 2 * len(users)
     assert report.cost_usd <= envelope and report.within_envelope
-    reasons = [r[0] for r in rows(params, "select fallback_reason from plans.plan_versions where run_id = 'n4'")]
+    reasons = [
+        r[0] for r in rows(params, "select fallback_reason from plans.plan_versions where run_id = 'n4'")
+    ]
     assert any(r and "budget_exhausted" in r for r in reasons)
     assert len(reasons) == len(users)
 
@@ -209,12 +256,17 @@ def test_review_overrides_are_honoured_the_next_night(world):
 
         d, jobs = drafts[user], world_contexts[user].jobs[3:5]
         roles = [TargetRole(job_id=j.job_id, title=j.title) for j in jobs]
-        follow_ups = [f.model_copy(update={"job_id": roles[0].job_id}) if f.job_id else f for f in d.follow_ups]
+        follow_ups = [
+            f.model_copy(update={"job_id": roles[0].job_id}) if f.job_id else f for f in d.follow_ups
+        ]
         return d.model_copy(update={"target_roles": roles, "follow_ups": follow_ups}).model_dump_json()
 
     queued = {u[11], u[12], u[13]}
     config = NightConfig(provider="llm", full_regeneration=True, planner=PlannerConfig(weekly_hours=7))
-    script = lambda user, n, body: Reply(200, content=different(user) if user in queued else good(drafts[user]))  # noqa: E731
+
+    def script(user, n, body):
+        return Reply(200, content=different(user) if user in queued else good(drafts[user]))
+
     plan_policy = POLICIES["plan"]
     POLICIES["plan"] = replace(plan_policy, max_auto_distance=0.2)
     try:
@@ -234,7 +286,12 @@ def test_review_overrides_are_honoured_the_next_night(world):
     with Loopback(lambda user, n, body: Reply(200, content=good(drafts[user]))) as server:
         report = run_night(params, AS_OF, "n6", replace(config, full_regeneration=False), chain(server))
     assert report.decisions_applied == {"edited": 1, "rejected": 1}
-    current = {r[0]: r[1:] for r in rows(params, "select user_key, provider, status, plan ->> 'summary' from marts_build.user_plans")}
+    current = {
+        r[0]: r[1:]
+        for r in rows(
+            params, "select user_key, provider, status, plan ->> 'summary' from marts_build.user_plans"
+        )
+    }
     assert current[u[11]] == ("human", "approved", "Edited by a reviewer.")
     assert current[u[12]][0] == "offline"  # rejected: tonight's offline plan
     assert current[u[13]][1] == "pinned"

@@ -1,0 +1,50 @@
+"""The plans assets in Dagster: the night step, its blocking audit and the publisher, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import pytest
+
+from core.database import connect
+from core.settings import get_settings
+from tests.plans_world import seed_world
+
+AS_OF = date(2026, 3, 10)
+pytestmark = pytest.mark.slow  # a Dagster materialization
+
+
+def test_plans_assets_write_audit_and_publish(pg_server, tmp_path):
+    from assets.plans import ASSETS, CHECKS
+    from runtime.resources import build_resources
+    from tests.conftest import make_database
+
+    params = make_database(pg_server, "plans_assets")
+    with connect(params) as conn:
+        users = seed_world(conn, 50, AS_OF)
+    settings = get_settings({"KAIROO_STATE_DIR": str(tmp_path), "KAIROO_DATABASE_URL": params.conninfo()})
+    resources = {k: v for k, v in build_resources(settings).items() if k in ("warehouse", "llm")}
+    result = dg.materialize(
+        [*ASSETS, *CHECKS], partition_key=AS_OF.isoformat(), resources=resources,
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )  # fmt: skip
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["evaluated"].value == len(users)
+    meta = result.asset_materializations_for_node("marts_build__user_plans")[0].metadata
+    assert meta["users_planned"].value == len(users) and meta["within_envelope"].value is True
+    assert meta["provider_mix"].value == {"offline": len(users)}
+    with connect(params) as conn:
+        assert conn.execute("select count(*) from marts.user_plans").fetchone()[0] == len(users)
+        # The reviewer role: reads plans and the queue, writes decision columns only.
+        grants = conn.execute(
+            "select table_name, privilege_type from information_schema.role_table_grants"
+            " where grantee = 'kairoo_reviewer' order by 1, 2"
+        ).fetchall()
+        assert grants == [("plan_versions", "SELECT"), ("review_queue", "SELECT")]
+        cols = conn.execute(
+            "select column_name from information_schema.column_privileges where grantee = 'kairoo_reviewer'"
+            " and privilege_type = 'UPDATE' order by 1"
+        ).fetchall()
+        assert [c for (c,) in cols] == ["decided_at", "decision_reason", "edited_plan", "reviewer", "status"]
