@@ -19,11 +19,13 @@ from plans.offline import PlannerConfig
 from plans.privacy import scrub
 
 SYSTEM_PLAN = (
-    "You write a learning plan for one user of a career-development product. Use ONLY the job ids, "
-    "module ids and skill ids given in the facts, and repeat each one's title exactly as given. Order "
-    "modules from beginner to advanced, never exceed the weekly hours over the horizon, and start each "
-    "module only when the hours before it fit. Weeks are 1-based. Follow-ups: apply to a target job after a module, or check "
-    "in. Plain, encouraging, factual language; no promises of outcomes."
+    "You write a learning plan for one user of a career-development product. "
+    "Use ONLY the job ids, module ids and skill ids given in the facts, "
+    "and repeat each one's title exactly as given. "
+    "Order modules from beginner to advanced, never exceed the weekly hours over the horizon, "
+    "and start each module only when the hours before it fit. Weeks are 1-based. "
+    "Follow-ups: apply to a target job after a module, or check in. "
+    "Plain, encouraging, factual language; no promises of outcomes."
 )
 SYSTEM_FOLLOW_UP = (
     "You write one short, friendly follow-up message (at most 280 characters) about a learning-plan action. "
