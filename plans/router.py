@@ -21,6 +21,8 @@ Invariants, each tested against a loopback OpenAI-compatible server:
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import hashlib
 import json
 import time
@@ -161,7 +163,8 @@ class RateLimiter:
 
     def __init__(self, rpm: int, tpm: int, clock: Callable[[], float] = time.monotonic):
         self.rpm, self.tpm, self.clock = rpm, tpm, clock
-        self.events: list[tuple[float, int]] = []
+        self.events: collections.deque[tuple[float, int]] = collections.deque()
+        self.tokens = 0  # sum of the tokens in `events`
         self.lock = asyncio.Lock()
 
     async def acquire(self, tokens: int) -> None:
@@ -169,11 +172,14 @@ class RateLimiter:
         async with self.lock:
             while True:
                 now = self.clock()
-                self.events = [(t, n) for t, n in self.events if now - t < 60.0]
-                if len(self.events) < self.rpm and sum(n for _, n in self.events) + tokens <= self.tpm:
+                while self.events and now - self.events[0][0] >= 60.0:
+                    self.tokens -= self.events.popleft()[1]
+                if len(self.events) < self.rpm and self.tokens + tokens <= self.tpm:
                     self.events.append((now, tokens))
+                    self.tokens += tokens
                     return
-                await asyncio.sleep(max(0.01, 60.0 - (now - self.events[0][0])))
+                # Re-check at least every second (the window slides continuously).
+                await asyncio.sleep(min(1.0, max(0.01, 60.0 - (now - self.events[0][0]))))
 
 
 def input_token_bound(messages: list[dict], schema: dict) -> int:
@@ -289,14 +295,12 @@ class Router:
 
     async def _try_provider(self, request: Request, provider: Provider, result: Result) -> BaseModel | str:
         """An accepted answer, or why this provider gave none."""
-        from openai.lib._parsing._completions import type_to_response_format_param
-
         policy = self.policy
         try:
             price = provider.price or price_of(provider.model)
         except UnknownPrice as exc:
             return f"unknown_price: {exc}"
-        response_format = type_to_response_format_param(request.response_model)
+        response_format = strict_response_format(request.response_model)
         messages = list(request.messages)
         reasked = False
         last = "no_attempt"
@@ -321,7 +325,7 @@ class Router:
                     return "budget_exhausted"
                 await self.limiter.acquire(bound_in + policy.max_tokens)
                 status, content, usage, retry_after, error, ms = await self._call(
-                    provider, messages, request.response_model
+                    provider, messages, response_format
                 )
                 tokens_in, tokens_out = usage
                 cost = price.cost(tokens_in, tokens_out)
@@ -374,22 +378,24 @@ class Router:
             ]
         return f"attempts_exhausted: {last}"
 
-    async def _call(self, provider: Provider, messages: list[dict], response_model: type[BaseModel]):
+    async def _call(self, provider: Provider, messages: list[dict], response_format: dict):
         """(status, content, (tokens_in, tokens_out), retry_after, error, latency_ms) of one HTTP attempt.
 
-        `chat.completions.parse` sends `response_model` as a strict JSON schema. Through `with_raw_response`
-        the body is read before the SDK parses it, so an answer that does not parse still yields its usage
-        (a plain `parse()` raises first and the attempt's tokens would go uncounted).
+        The request carries exactly the strict JSON schema `chat.completions.parse` sends (built once by the
+        SDK's own `type_to_response_format_param`, see `strict_response_format`), and the body is read raw:
+        an answer that does not parse still yields its usage (`parse()` raises first, and the attempt's
+        tokens would go uncounted), and the schema is not rebuilt per call (`parse` rebuilds it every time:
+        19 ms per call here, which capped the night at ~50 calls/s on 2 cores).
         """
         import openai
 
         client = self._client(provider)
         started = time.perf_counter()
         try:
-            raw = await client.chat.completions.with_raw_response.parse(
+            raw = await client.chat.completions.with_raw_response.create(
                 model=provider.model,
                 messages=messages,
-                response_format=response_model,
+                response_format=response_format,
                 temperature=self.policy.temperature,
                 max_tokens=self.policy.max_tokens,
             )
@@ -416,6 +422,14 @@ class Router:
         except (KeyError, IndexError, TypeError):
             return "malformed", "", usage, None, "no choices[0].message.content", ms
         return "ok", content, usage, None, None, ms
+
+
+@functools.lru_cache(maxsize=16)
+def strict_response_format(model: type[BaseModel]) -> dict:
+    """The `response_format` `chat.completions.parse` would send for `model` (strict JSON schema)."""
+    from openai.lib._parsing._completions import type_to_response_format_param
+
+    return type_to_response_format_param(model)
 
 
 def _json_or_none(response) -> dict | None:

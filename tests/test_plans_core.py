@@ -124,3 +124,36 @@ def test_the_asset_audits_the_suite_the_publisher_requires():
     import plans.night
 
     assert assets.plans.AUDIT_SUITE == plans.night.AUDIT_SUITE
+
+
+def test_rate_limiter_holds_requests_and_tokens_per_minute():
+    import asyncio
+
+    from plans.router import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(rpm=2, tpm=100, clock=lambda: now[0])
+
+    async def scenario():
+        await limiter.acquire(40)
+        await limiter.acquire(40)
+        blocked = asyncio.ensure_future(limiter.acquire(10))  # a third request within the minute waits
+        await asyncio.sleep(0.05)
+        assert not blocked.done()
+        now[0] = 61.0
+        await asyncio.wait_for(blocked, 2)
+
+    asyncio.run(scenario())
+    assert len(limiter.events) == 1 and limiter.tokens == 10
+
+
+def test_envelope_bound_covers_the_tokens_a_server_counts():
+    from plans.router import Budget, input_token_bound, strict_response_format
+
+    messages = [{"role": "system", "content": "é" * 50}, {"role": "user", "content": "x" * 400}]
+    bound = input_token_bound(messages, strict_response_format(PlanDraft))
+    assert bound >= len(("é" * 50 + "x" * 400).encode())
+    budget = Budget(1.0)
+    assert budget.reserve(0.6) and not budget.reserve(0.5) and budget.refused == 1
+    budget.settle(0.6, 0.2)
+    assert budget.reserve(0.7) and budget.spent == 0.2
