@@ -157,7 +157,12 @@ def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="kb-plans-", dir="/tmp"))
     os.environ["KAIROO_STATE_DIR"] = str(state)
     os.environ["DAGSTER_HOME"] = str(state / "dagster")
-    for name in ("KAIROO_DATABASE_URL", "KAIROO_LANDING_URL", "MLFLOW_TRACKING_URI", "KAIROO_MLFLOW_ARTIFACTS"):
+    for name in (
+        "KAIROO_DATABASE_URL",
+        "KAIROO_LANDING_URL",
+        "MLFLOW_TRACKING_URI",
+        "KAIROO_MLFLOW_ARTIFACTS",
+    ):
         os.environ.pop(name, None)
     from core.database import start_embedded, stop_embedded
     from core.settings import get_settings

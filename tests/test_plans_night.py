@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -295,3 +295,56 @@ def test_review_overrides_are_honoured_the_next_night(world):
     assert current[u[11]] == ("human", "approved", "Edited by a reviewer.")
     assert current[u[12]][0] == "offline"  # rejected: tonight's offline plan
     assert current[u[13]][1] == "pinned"
+
+
+def test_follow_ups_are_marked_from_events_and_messaged(world):
+    from plans.followups import refresh_follow_ups, write_messages
+
+    params, users, _ = world
+    with connect(params) as conn:
+        open_rows = conn.execute(
+            "select f.follow_up_id, f.user_key, f.job_id from plans.follow_ups as f"
+            " where f.status = 'open' and f.kind = 'apply_after_module' order by 1"
+        ).fetchall()
+        assert open_rows
+        fid, user, job = open_rows[0]
+        conn.execute(
+            "insert into marts_build.fct_interactions (event_id, user_key, event_type, item_type, item_id,"
+            " occurred_at, event_date) values ('e-apply', %s, 'job_apply', 'job', %s, %s, %s)",
+            (user, job, AS_OF + timedelta(days=1), AS_OF + timedelta(days=1)),
+        )
+        first = refresh_follow_ups(conn, AS_OF + timedelta(days=2), "f1")
+        assert first["done"] >= 1
+        assert conn.execute(
+            "select status from plans.follow_ups where follow_up_id = %s", (fid,)
+        ).fetchone() == ("done",)
+        later = refresh_follow_ups(conn, AS_OF + timedelta(days=70), "f2")
+        assert later["overdue"] > 0
+        statuses = dict(conn.execute("select status, count(*) from plans.follow_ups group by 1").fetchall())
+        assert statuses.get("cancelled", 0) > 0  # follow-ups of superseded plans
+        sent = write_messages(conn, AS_OF + timedelta(days=70), "f2")
+        assert sent["messages"] == statuses["overdue"]
+
+
+def test_review_command_line_lists_and_decides(world, capsys):
+    from plans.__main__ import main
+
+    params, _, _ = world
+    with connect(params) as conn:
+        (plan_id,) = conn.execute(
+            "select plan_id from plans.plan_versions where provider = 'primary' order by plan_id limit 1"
+        ).fetchone()
+        user = conn.execute(
+            "select user_key from plans.plan_versions where plan_id = %s", (plan_id,)
+        ).fetchone()[0]
+        conn.execute(
+            "insert into plans.review_queue (plan_id, user_key, as_of_date, queued_reason, deadline)"
+            " values (%s, %s, %s, 'test', now() + interval '1 day') on conflict do nothing",
+            (plan_id, user, AS_OF),
+        )
+    assert main(["review", "list"], params) == 0
+    assert str(plan_id) in capsys.readouterr().out
+    assert main(["review", "approve", str(plan_id), "--reviewer", "ana"], params) == 0
+    assert "approved by ana" in capsys.readouterr().out
+    assert main(["review", "reject", str(plan_id), "--reviewer", "ana"], params) == 2
+    assert "already decided" in capsys.readouterr().err
