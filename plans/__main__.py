@@ -66,9 +66,8 @@ def main(argv: list[str] | None = None, params=None) -> int:
                 except (OSError, json.JSONDecodeError) as exc:
                     raise ReviewError(f"{args.file}: cannot read the edited plan: {exc}") from exc
             row = decide(params, args.plan_id, args.action, args.reviewer, edited, args.reason)
-            print(
-                f"plan {row['plan_id']} {row['status']} by {row['reviewer']} at {row['decided_at']:%Y-%m-%d %H:%M}"
-            )
+            when = f"{row['decided_at']:%Y-%m-%d %H:%M}"
+            print(f"plan {row['plan_id']} {row['status']} by {row['reviewer']} at {when}")
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

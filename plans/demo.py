@@ -23,9 +23,8 @@ def print_plans(params, out=print) -> dict:
             " user_key limit 1"
         ).fetchone()
     total = sum(n for _, _, n in counts)
-    out(
-        f"plans: {total} published ({', '.join(f'{p}/{s}: {n}' for p, s, n in counts)}); {queue} awaiting review"
-    )
+    mix = ", ".join(f"{p}/{s}: {n}" for p, s, n in counts)
+    out(f"plans: {total} published ({mix}); {queue} awaiting review")
     out(f"follow-ups: {follow_ups}")
     if example:
         user_key, plan = example

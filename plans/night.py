@@ -15,7 +15,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import psycopg
 
@@ -316,18 +316,19 @@ def _store(conn: psycopg.Connection, rows, as_of: date, run_id: str, policy: Pol
     ]
     ids = {}
     cols = (
-        "plan_id, user_key, as_of_date, plan, schema_version, inputs_fingerprint, provider, model, prompt_version,"
-        " tokens_in, tokens_out, cost_usd, guardrail_passed, guardrail_reasons, fallback_reason, status, run_id,"
-        " approved_at"
+        "plan_id, user_key, as_of_date, plan, schema_version, inputs_fingerprint, provider, model,"
+        " prompt_version, tokens_in, tokens_out, cost_usd, guardrail_passed, guardrail_reasons,"
+        " fallback_reason, status, run_id, approved_at"
     )
     with conn.cursor().copy(f"copy plans.plan_versions ({cols}) from stdin") as copy:
-        for plan_id, (key, res, plan_json, verdict, status, fingerprint) in zip(ids_drawn, rows, strict=True):
+        for plan_id, row in zip(ids_drawn, rows, strict=True):
+            key, res, plan_json, verdict, status, fingerprint = row
             prompt_version = OFFLINE_VERSION if res.provider == OFFLINE else policy.prompt_version
             copy.write_row(
-                (plan_id, key, as_of, json.dumps(plan_json), SCHEMA_VERSION, fingerprint, res.provider, res.model,
-                 prompt_version, res.tokens_in, res.tokens_out, round(res.cost_usd, 6), not verdict,
-                 json.dumps(verdict or res.rejected_reasons), res.fallback_reason, status, run_id,
-                 datetime.now(timezone.utc) if status in APPROVED else None)
+                (plan_id, key, as_of, json.dumps(plan_json), SCHEMA_VERSION, fingerprint, res.provider,
+                 res.model, prompt_version, res.tokens_in, res.tokens_out, round(res.cost_usd, 6),
+                 not verdict, json.dumps(verdict or res.rejected_reasons), res.fallback_reason, status, run_id,
+                 datetime.now(UTC) if status in APPROVED else None)
             )  # fmt: skip
             ids[key] = plan_id
     return ids

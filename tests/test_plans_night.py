@@ -300,7 +300,7 @@ def test_review_overrides_are_honoured_the_next_night(world):
 def test_follow_ups_are_marked_from_events_and_messaged(world):
     from plans.followups import refresh_follow_ups, write_messages
 
-    params, users, _ = world
+    params, _, _ = world
     with connect(params) as conn:
         open_rows = conn.execute(
             "select f.follow_up_id, f.user_key, f.job_id from plans.follow_ups as f"
