@@ -327,8 +327,8 @@ def _store(conn: psycopg.Connection, rows, as_of: date, run_id: str, policy: Pol
             copy.write_row(
                 (plan_id, key, as_of, json.dumps(plan_json), SCHEMA_VERSION, fingerprint, res.provider,
                  res.model, prompt_version, res.tokens_in, res.tokens_out, round(res.cost_usd, 6),
-                 not verdict, json.dumps(verdict or res.rejected_reasons), res.fallback_reason, status, run_id,
-                 datetime.now(UTC) if status in APPROVED else None)
+                 not verdict, json.dumps(verdict or res.rejected_reasons), res.fallback_reason, status,
+                 run_id, datetime.now(UTC) if status in APPROVED else None)
             )  # fmt: skip
             ids[key] = plan_id
     return ids
