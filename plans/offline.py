@@ -65,7 +65,7 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
                 open_gap[s] = 0.0
     taken = {m.module_id for m in chosen}
     while True:
-        best, best_score = None, 0.0
+        best, best_key = None, None
         for m in pool:
             if m.module_id in taken or used + m.hours > budget:
                 continue
@@ -74,14 +74,10 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
                 continue
             if m.recommended_rank is not None:
                 gain *= 1 + config.recommended_bonus
-            score = gain / m.hours
-            # Deterministic ties: the higher score, then the shorter module, then the id.
-            if best is None or (score, -m.hours, _neg(m.module_id)) > (
-                best_score,
-                -best.hours,
-                _neg(best.module_id),
-            ):
-                best, best_score = m, score
+            # Deterministic ties: the higher gain per hour, then the shorter module, then the smaller id.
+            key = (-gain / m.hours, m.hours, m.module_id)
+            if best_key is None or key < best_key:
+                best, best_key = m, key
         if best is None:
             break
         chosen.append(best)
@@ -91,11 +87,6 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
             open_gap[s] = 0.0
     position = {m.module_id: i for i, m in enumerate(chosen)}
     return sorted(chosen, key=lambda m: (LEVEL_RANK[m.level], position[m.module_id]))
-
-
-def _neg(text: str) -> tuple:
-    """Order key that prefers the smaller id when compared with `>`."""
-    return tuple(-ord(c) for c in text)
 
 
 def plan_offline(ctx: PlanningContext, config: PlannerConfig) -> PlanDraft:
