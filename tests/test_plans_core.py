@@ -157,3 +157,23 @@ def test_envelope_bound_covers_the_tokens_a_server_counts():
     assert budget.reserve(0.6) and not budget.reserve(0.5) and budget.refused == 1
     budget.settle(0.6, 0.2)
     assert budget.reserve(0.7) and budget.spent == 0.2
+
+
+def test_oracle_plan_closes_more_true_need_than_random_plans_within_the_budget():
+    import numpy as np
+
+    from plans.evaluation import _oracle_plan, _random_plan
+
+    rng = np.random.default_rng(3)
+    need = rng.random(50) * (rng.random(50) < 0.3)
+    m_skill = rng.integers(0, 50, size=(80, 3)).astype(np.int16)
+    hours = rng.integers(2, 9, size=80).astype(float)
+    module_num = np.arange(80)
+
+    def closed(chosen):
+        return sum(need[s] for s in {int(x) for i in chosen for x in m_skill[i]}) / need.sum()
+
+    oracle = _oracle_plan(list(range(80)), hours, 40.0, need, m_skill, module_num)
+    assert sum(hours[i] for i in oracle) <= 40.0
+    randoms = [closed(_random_plan(list(range(80)), hours, 40.0, rng)) for _ in range(20)]
+    assert closed(oracle) > max(randoms)
