@@ -48,3 +48,10 @@ def test_plans_assets_write_audit_and_publish(pg_server, tmp_path):
             " and privilege_type = 'UPDATE' order by 1"
         ).fetchall()
         assert [c for (c,) in cols] == ["decided_at", "decision_reason", "edited_plan", "reviewer", "status"]
+    # What `make demo` prints: the counts and one example plan.
+    from plans.demo import print_plans
+
+    lines: list[str] = []
+    counts = print_plans(params, lines.append)
+    assert counts["total"] == len(users) and lines[0].startswith(f"plans: {len(users)} published")
+    assert any(line.startswith("  week 1:") for line in lines)
