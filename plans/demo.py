@@ -8,15 +8,16 @@ import json
 def print_plans(params, out=print) -> dict:
     """Print tonight's published plans (counts, the queue, follow-ups) and one example; returns the counts."""
     from core.database import connect
+    from plans.night import scalar
 
     with connect(params) as conn:
-        if not conn.execute("select to_regclass('marts.user_plans')").fetchone()[0]:
+        if not scalar(conn, "select to_regclass('marts.user_plans')"):
             out("plans: none published yet (marts.user_plans does not exist)")
             return {}
         counts = conn.execute(
             "select provider, status, count(*) from marts.user_plans group by 1, 2 order by 1, 2"
         ).fetchall()
-        queue = conn.execute("select count(*) from plans.review_queue where status = 'pending'").fetchone()[0]
+        queue = scalar(conn, "select count(*) from plans.review_queue where status = 'pending'")
         follow_ups = dict(conn.execute("select status, count(*) from plans.follow_ups group by 1").fetchall())
         example = conn.execute(
             "select user_key, plan from marts.user_plans order by jsonb_array_length(plan -> 'modules') desc,"

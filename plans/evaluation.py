@@ -110,7 +110,8 @@ def _random_plan(allowed: list[int], hours: np.ndarray, budget: float, rng) -> l
 
 def _oracle_plan(allowed, hours, budget, need, m_skill, module_num) -> list[int]:
     open_need = need.copy()
-    chosen, used = [], 0.0
+    chosen: list[int] = []
+    used = 0.0
     pool = set(allowed)
     while True:
         best, best_rate = None, 0.0

@@ -14,7 +14,9 @@ the follow-up's own text as the offline answer).
 
 from __future__ import annotations
 
+import functools
 from datetime import date
+from typing import cast
 
 import psycopg
 from pydantic import BaseModel, ConfigDict
@@ -103,7 +105,7 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
     from plans.guardrails import MAX_MESSAGE, check_text
     from plans.privacy import leaks, scrub, vault_values
     from plans.prompts import follow_up_messages
-    from plans.router import OFFLINE, Request, Result, write_cache, write_ledger
+    from plans.router import OFFLINE, Request, Result, constant, write_cache, write_ledger
 
     due = due_tonight(conn, as_of)
     if not due:
@@ -122,7 +124,7 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
         values = vault.get(user, set())
         requests.append(
             Request("follow_up", user, follow_up_messages(user, kind, facts, values),
-                    FollowUpMessage, validate, lambda f=fallback: f, lambda text, v=values: scrub(text, v))
+                    FollowUpMessage, validate, constant(fallback), functools.partial(scrub, values=values))
         )  # fmt: skip
     if router is None:
         results = [Result(r.user_key, "follow_up", r.fallback(), OFFLINE, OFFLINE) for r in requests]
@@ -135,7 +137,7 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
             "insert into plans.follow_up_messages (follow_up_id, as_of_date, message, provider,"
             " fallback_reason, run_id) values (%s, %s, %s, %s, %s, %s) on conflict do nothing",
             [
-                (d[0], as_of, r.answer.message, r.provider, r.fallback_reason, run_id)
+                (d[0], as_of, cast(FollowUpMessage, r.answer).message, r.provider, r.fallback_reason, run_id)
                 for d, r in zip(due, results, strict=True)
             ],
         )

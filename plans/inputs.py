@@ -254,7 +254,7 @@ class Catalogue:
 
 def load_catalogue(conn: psycopg.Connection, job_ids: set[str], module_ids: set[str], skill_ids: set[str]):
     """The catalogue rows for the given ids (ids not found are simply absent: the guardrails say so)."""
-    jobs = dict(
+    jobs: dict[str, str] = dict(
         conn.execute(
             "select job_id, title from marts_build.dim_jobs where job_id = any(%s)", (list(job_ids),)
         ).fetchall()
@@ -267,7 +267,7 @@ def load_catalogue(conn: psycopg.Connection, job_ids: set[str], module_ids: set[
             (list(module_ids),),
         ).fetchall()
     }
-    skills = dict(
+    skills: dict[str, str] = dict(
         conn.execute(
             "select skill_id, skill_name from intermediate.int_skill_vocabulary where skill_id = any(%s)",
             (list(skill_ids),),

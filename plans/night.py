@@ -11,11 +11,13 @@ their pinned plan, else their latest approved one.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any, cast
 
 import psycopg
 
@@ -32,6 +34,7 @@ from plans.router import (
     Request,
     Result,
     Router,
+    constant,
     read_cache,
     write_cache,
     write_ledger,
@@ -146,11 +149,11 @@ def run_night(
     rows, queue = [], []
     for key, ctx in contexts.items():
         res = results[key]
-        plan, verdict = _final_verdict(res.answer, ctx, offline[key], config)
+        plan, verdict = _final_verdict(cast(PlanDraft, res.answer), ctx, offline[key], config)
         if verdict and res.provider != OFFLINE:  # belt and braces: never store an unchecked provider plan
             res.fallback_reason = f"final_check: {'; '.join(verdict[:3])}"
             res.answer, res.provider, res.model = offline[key], OFFLINE, OFFLINE
-            plan, verdict = _final_verdict(res.answer, ctx, offline[key], config)
+            plan, verdict = _final_verdict(cast(PlanDraft, res.answer), ctx, offline[key], config)
         plan_json = plan.model_dump(mode="json") if plan is not None else res.answer.model_dump(mode="json")
         status, queued_reason = _approval(
             res, plan_json, previous.get(key), policy, bool(verdict), key in expired
@@ -187,9 +190,9 @@ def run_night(
         )
         report.follow_ups.update(write_messages(conn, as_of, run_id, follow_up_router))
         report.published_rows = build_user_plans(conn, as_of)
-        report.queue_length = conn.execute(
-            "select count(*) from plans.review_queue where status = 'pending' and applied_at is null"
-        ).fetchone()[0]
+        report.queue_length = scalar(
+            conn, "select count(*) from plans.review_queue where status = 'pending' and applied_at is null"
+        )
 
     report.users_planned = len(rows)
     report.expired_to_offline = len(expired)
@@ -206,6 +209,14 @@ def run_night(
         report.within_envelope = router.budget.spent <= router.budget.envelope + 1e-9
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def scalar(conn: psycopg.Connection, sql: str, args: tuple = ()) -> Any:
+    """The single value of a one-row, one-column query."""
+    row = conn.execute(sql, args).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from: {sql.strip()[:80]}")
+    return row[0]
 
 
 def _reason_kind(reason: str) -> str:
@@ -266,7 +277,7 @@ def _route(params, contexts, offline, config: NightConfig, chain, policy: Policy
 
         requests.append(
             Request("plan", key, plan_messages(ctx, config.planner, policy.context_token_budget, values),
-                    PlanDraft, validate, lambda key=key: offline[key], lambda text, v=values: scrub(text, v))
+                    PlanDraft, validate, constant(offline[key]), functools.partial(scrub, values=values))
         )  # fmt: skip
     with connect(params, autocommit=True) as lookup_conn:
         router = Router(
@@ -450,8 +461,8 @@ def audit_user_plans(conn: psycopg.Connection, run_id: str, partition_key: str |
             where plan ->> 'schema_version' is null
                or status not in ('auto_approved', 'approved', 'expired_fallback', 'pinned')""",
     }
-    failures = {name: conn.execute(sql).fetchone()[0] for name, sql in checks.items()}
-    evaluated = conn.execute("select count(*) from marts_build.user_plans").fetchone()[0]
+    failures = {name: scalar(conn, sql) for name, sql in checks.items()}
+    evaluated = scalar(conn, "select count(*) from marts_build.user_plans")
     success = not any(failures.values())
     conn.execute(
         """

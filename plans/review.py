@@ -58,7 +58,7 @@ def pending(params: PgParams) -> list[dict]:
             order by q.deadline, q.plan_id
             """
         )
-        names = [d.name for d in cur.description]
+        names = [d.name for d in cur.description or []]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 

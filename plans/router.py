@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -76,6 +76,11 @@ class Provider:
     model: str
     api_key: str = field(default="unused", repr=False)
     price: Price | None = None  # None: the pinned table (plans.prices)
+
+
+def constant(value: BaseModel) -> Callable[[], BaseModel]:
+    """A request's fallback that answers `value` (the offline answer computed before the night)."""
+    return lambda: value
 
 
 def providers_from_settings(settings) -> list[Provider]:
@@ -356,7 +361,7 @@ class Router:
                 verdict = request.validate(answer)
             except ValidationError as exc:
                 answer, verdict = None, [_first_error(exc)]
-            if not verdict:
+            if not verdict and answer is not None:
                 return answer
             kind = "privacy" if any(v.startswith("privacy") for v in verdict) else "invalid"
             result.rejected_reasons.extend(verdict)
@@ -429,7 +434,7 @@ def strict_response_format(model: type[BaseModel]) -> dict:
     """The `response_format` `chat.completions.parse` would send for `model` (strict JSON schema)."""
     from openai.lib._parsing._completions import type_to_response_format_param
 
-    return type_to_response_format_param(model)
+    return cast(dict, type_to_response_format_param(model))
 
 
 def _json_or_none(response) -> dict | None:
@@ -456,7 +461,7 @@ def _first_error(exc: ValidationError) -> str:
     errors = exc.errors()
     if errors and errors[0].get("type") == "json_invalid":
         return "schema: the answer is not valid JSON"
-    e = errors[0] if errors else {"loc": (), "msg": str(exc)}
+    e: dict = dict(errors[0]) if errors else {"loc": (), "msg": str(exc)}
     return f"schema: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
 
 

@@ -96,7 +96,7 @@ class FollowUp(_Strict):
 class Plan(_Strict):
     """A stored, publishable plan (schema version `SCHEMA_VERSION`)."""
 
-    schema_version: Literal["plan/1"] = SCHEMA_VERSION
+    schema_version: Literal["plan/1"] = "plan/1"  # = SCHEMA_VERSION
     user_key: str = Field(min_length=1)
     as_of_date: date
     weekly_hours: float = Field(gt=0, le=80)
