@@ -6,8 +6,9 @@ titles, levels, hours, skills taught) and nothing else: no name, no contact, no 
 
 Context selection: facts are added in order of value to the plan (target roles, then the heaviest gaps,
 then the modules closing the most gap weight, recommended ones first on ties) until the next one would
-pass the policy's `context_token_budget`, measured by `router.input_token_bound`'s rule (<= 1 token per
-byte), so the bound holds for any tokenizer.
+pass the policy's `context_token_budget`, counted at ~4 bytes per token (typical of BPE tokenizers on this
+kind of JSON). That is a target for the prompt's size; the cost envelope does not rely on it but on the
+strict bound of `router.input_token_bound` (<= 1 token per byte).
 """
 
 from __future__ import annotations
