@@ -157,8 +157,9 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=16)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--state", type=Path, default=None, help="keep this state folder (to re-evaluate)")
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="kb-plans-", dir="/tmp"))
+    state = args.state or Path(tempfile.mkdtemp(prefix="kb-plans-", dir="/tmp"))
     os.environ["KAIROO_STATE_DIR"] = str(state)
     os.environ["DAGSTER_HOME"] = str(state / "dagster")
     for name in (
@@ -183,7 +184,8 @@ def main() -> int:
             out.update(quality(settings, args.days))
     finally:
         stop_embedded(settings.pg_dir)
-        shutil.rmtree(state, ignore_errors=True)
+        if args.state is None:
+            shutil.rmtree(state, ignore_errors=True)
     sys.stdout.flush()
     os.dup2(stdout, 1)
     print(json.dumps(out, default=str), flush=True)
