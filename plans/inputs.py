@@ -9,6 +9,7 @@ What a plan is built from (all pseudonymized; names and contacts never leave the
   `intermediate.int_skill_vocabulary`
 - the catalogue (titles, levels, hours, skills taught): `marts_build.dim_learning_modules`,
   `features.module_skills` (dbt)
+- how much each occupation needs each skill (O*NET importance): `intermediate.int_occupation_skills`
 - progress (started, in progress, completed modules): `intermediate.int_learning_progress` (dbt, folded
   from the event marts)
 
@@ -31,6 +32,7 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "user_skill_gaps": ("user_key", "target_soc_code", "skill_id", "gap_weight"),
     "int_skill_vocabulary": ("skill_id", "skill_name"),
     "int_learning_progress": ("user_key", "module_id", "status", "last_activity_date"),
+    "int_occupation_skills": ("soc_code", "skill_id", "importance"),
 }
 
 
@@ -40,6 +42,10 @@ class InputConfig:
 
     top_jobs: int = 5  # target roles come from tonight's top recommendations
     top_gaps: int = 12  # ranked gaps toward the target occupation
+    # Weigh each gap by how much MORE the target occupation needs the skill than occupations do on average
+    # (technologies keep their weight): skills every job relies on (speaking, active listening) are not
+    # what sets a target apart, and a module spent on them moves a user little toward it.
+    distinctive_gaps: bool = True
     candidate_modules: int = 30  # catalogue modules teaching those gaps (plus recommended ones)
     recommended_modules: int = 10
 
@@ -152,11 +158,34 @@ def load_contexts(
 
     gaps = conn.execute(
         """
-        with ranked as (
-            select g.user_key, g.skill_id, g.gap_weight,
-                   row_number() over (partition by g.user_key order by g.gap_weight desc, g.skill_id) as n
+        with occupations as (
+            select count(distinct soc_code)::float8 as n from intermediate.int_occupation_skills
+        ),
+        norms as (
+            select s.skill_id, sum(s.importance)::float8 / max(o.n) as norm
+            from intermediate.int_occupation_skills as s
+            cross join occupations as o
+            group by s.skill_id
+        ),
+        weighted as (
+            select g.user_key, g.skill_id,
+                   case
+                       when not %(distinctive)s or v.skill_kind = 'technology' then g.gap_weight
+                       else g.gap_weight * greatest(os.importance - coalesce(n.norm, 0), 0) /
+                           nullif(os.importance, 0)
+                   end as gap_weight
             from features.user_skill_gaps as g
             inner join _plan_targets as t on t.user_key = g.user_key and t.soc = g.target_soc_code
+            left join intermediate.int_skill_vocabulary as v on v.skill_id = g.skill_id
+            left join intermediate.int_occupation_skills as os
+                on os.soc_code = g.target_soc_code and os.skill_id = g.skill_id
+            left join norms as n on n.skill_id = g.skill_id
+        ),
+        ranked as (
+            select w.*, row_number() over (partition by w.user_key order by w.gap_weight desc,
+                w.skill_id) as n
+            from weighted as w
+            where w.gap_weight > 0
         )
         select ranked.user_key, ranked.skill_id, coalesce(v.skill_name, ranked.skill_id), ranked.gap_weight
         from ranked
@@ -164,7 +193,7 @@ def load_contexts(
         where ranked.n <= %(k)s
         order by ranked.user_key, ranked.n
         """,
-        {"k": config.top_gaps},
+        {"k": config.top_gaps, "distinctive": config.distinctive_gaps},
     ).fetchall()
     conn.execute(
         "create temporary table _plan_gaps (user_key text, skill_id text, gap_weight float8) on commit drop"

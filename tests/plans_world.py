@@ -24,6 +24,7 @@ UPSTREAM = {
     "user_skill_gaps": "features",
     "int_skill_vocabulary": "intermediate",
     "int_learning_progress": "intermediate",
+    "int_occupation_skills": "intermediate",
 }
 # Intermediate models document only some columns in YAML: their columns are those of the model's final
 # select (tests/test_plans_core.py checks each name appears in the model's SQL).
@@ -33,6 +34,8 @@ INTERMEDIATE_COLUMNS = {
     "int_learning_progress": [("user_key", "text"), ("module_id", "text"), ("started_date", "date"),
                               ("last_activity_date", "date"), ("max_progress_pct", "numeric"),
                               ("completed_date", "date"), ("status", "text")],
+    "int_occupation_skills": [("soc_code", "text"), ("skill_id", "text"), ("importance", "double precision"),
+                              ("skill_level", "double precision")],
 }  # fmt: skip
 
 
@@ -120,6 +123,15 @@ def seed_world(conn: psycopg.Connection, n_users: int, as_of: date, seed: int = 
                    1000.0)::numeric,
                      3)::float8
         from _users, generate_series(0, 1) as t, generate_series(0, 15) as k
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        insert into intermediate.int_occupation_skills (soc_code, skill_id, importance, skill_level)
+        select format('15-%%s.00', lpad(s::text, 4, '0')), format('2.A.%%s', 1 + (s * 4 + k * 3) %% 80),
+            0.8, 0.5
+        from generate_series(0, 19) as s, generate_series(0, 15) as k
         """,
         p,
     )
