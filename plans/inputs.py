@@ -41,12 +41,12 @@ class InputConfig:
     """How much of each input a plan looks at (bounds the work and the prompt per user)."""
 
     top_jobs: int = 5  # target roles come from tonight's top recommendations
-    top_gaps: int = 12  # ranked gaps toward the target occupation
+    top_gaps: int = 30  # ranked gaps toward the target occupation (12 closed 0.42x the oracle, 30: 0.47x)
     # Weigh each gap by how much MORE the target occupation needs the skill than occupations do on average
     # (technologies keep their weight): skills every job relies on (speaking, active listening) are not
     # what sets a target apart, and a module spent on them moves a user little toward it.
     distinctive_gaps: bool = True
-    candidate_modules: int = 30  # catalogue modules teaching those gaps (plus recommended ones)
+    candidate_modules: int = 60  # catalogue modules teaching those gaps (plus recommended ones)
     recommended_modules: int = 10
 
 

@@ -44,7 +44,7 @@ def test_contexts_are_read_for_every_user_with_recommendations(world):
     assert set(contexts) == set(users)
     ctx = contexts[users[0]]
     assert [j.rank for j in ctx.jobs] == [1, 2, 3, 4, 5]
-    assert len(ctx.gaps) == 12 and ctx.gaps[0].gap_weight >= ctx.gaps[-1].gap_weight
+    assert len(ctx.gaps) == 16 and ctx.gaps[0].gap_weight >= ctx.gaps[-1].gap_weight  # all 16 of the target
     assert ctx.target_soc_code is not None
     # Candidate modules teach the user's gaps and never include a completed one.
     gap_ids = {g.skill_id for g in ctx.gaps}
