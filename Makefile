@@ -13,14 +13,14 @@ export PYTHONPATH := $(CURDIR)
 # dbt and dagster-dbt find the `dbt` executable on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test install manifest ui mlflow bench lint docs stop clean lock
+.PHONY: demo test install manifest ui mlflow bench lint docs stop clean lock image
 
 ## demo: set up a fresh machine and run the nightly pipeline on demo data
 demo: install manifest
 	$(PY) -m orchestration.demo
 
-## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow)
-test: install manifest lint
+## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow, offline deploy/ validation)
+test: install manifest lint $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest -q --durations=15
 
 install: $(VENV)/.installed
@@ -30,6 +30,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.8
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	touch $@
+
+# checkov (tests/test_deploy.py) pins packaging<24, which pytest 9 cannot share: its own venv, own lock.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: deploy/checkov.lock $(VENV)/.installed
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python -r deploy/checkov.lock
 	touch $@
 
 ## manifest: dbt's manifest.json, which @dbt_assets reads at load (a build product, never committed)
@@ -68,3 +75,10 @@ clean: stop
 ## lock: re-resolve requirements.lock from pyproject.toml
 lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -p 3.11 -o requirements.lock
+	$(VENV)/bin/uv pip compile deploy/checkov.in -p 3.11 -o deploy/checkov.lock
+
+## image: the code-location image (deploy/Dockerfile); skipped with the reason where no Docker engine answers
+IMAGE_REPOSITORY ?= kairoo-platform
+IMAGE_PUSH ?=
+image: install
+	$(PY) -m deploy.image --repository "$(IMAGE_REPOSITORY)" $(if $(IMAGE_PUSH),--push)
