@@ -18,6 +18,7 @@ from core.publish import PublishSpec
 from quality.mart_suites import MART_SUITES
 from runtime.dbt_project import kairoo_dbt
 from runtime.gx import suite_check
+from runtime.k8s import step_tags
 from runtime.partitions import daily, single_run, window_of
 from runtime.publishing import publish_asset
 from runtime.resources import KairooDbtResource, WarehouseResource
@@ -67,6 +68,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: KairooDbtResource, wareho
     dagster_dbt_translator=KairooDbtTranslator(),
     partitions_def=daily,
     backfill_policy=single_run,
+    op_tags=step_tags("warehouse_models"),
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     """Build staging → intermediate → features / marts_build for the night's window, with all tests."""
@@ -81,6 +83,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: KairooDbtResource, 
     dagster_dbt_translator=KairooDbtTranslator(),
     partitions_def=daily,
     backfill_policy=single_run,
+    op_tags=step_tags("pair_features"),
 )
 def pair_features(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     """Point-in-time features of tonight's candidate pairs (after ranking wrote ml.candidates)."""

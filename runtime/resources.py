@@ -95,12 +95,28 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     }
 
 
+EXECUTORS = ("in_process", "multiprocess", "k8s")
+
+
 def executor_for(settings: Settings | None = None) -> dg.ExecutorDefinition:
-    """In-process by default: on 2 cores a step process costs ~7 s of start-up (stack notes)."""
+    """In-process by default: on 2 cores a step process costs ~7 s of start-up (stack notes).
+
+    `k8s` (production, deploy/helm): `k8s_job_executor`, one pod per step, sized by the steps'
+    `dagster-k8s/config` tags (runtime/k8s.py). dagster-k8s is imported only then, so a development
+    code location never loads the Kubernetes client.
+    """
     settings = settings or get_settings()
+    if settings.executor == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        from runtime.k8s import k8s_executor_config
+
+        return k8s_job_executor.configured(k8s_executor_config(), name="k8s_job_executor")
     if settings.executor == "multiprocess":
         return dg.multiprocess_executor
-    return dg.in_process_executor
+    if settings.executor == "in_process":
+        return dg.in_process_executor
+    raise ValueError(f"KAIROO_EXECUTOR={settings.executor!r} is not one of {', '.join(EXECUTORS)}")
 
 
 class KairooDbtResource(DbtCliResource):
