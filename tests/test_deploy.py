@@ -522,6 +522,10 @@ def test_dockerfile_builds_the_code_location_as_the_makefile_does():
     packages = set(pyproject["tool"]["importlinter"]["root_packages"]) - {"scripts"}
     copied = set(re.findall(r"^COPY (\w+) \./\1$", dockerfile, re.M))
     assert packages | {"dbt_project"} <= copied, packages - copied
+    # ... and let into the build context, which admits nothing else (deploy/Dockerfile.dockerignore).
+    allowed = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert allowed[allowed.index("**")] == "**"
+    assert all(f"!{name}/**" in allowed for name in copied), copied
     module = pyproject["tool"]["dagster"]["module_name"]
     assert f'"-m", "{module}"' in dockerfile
     assert yaml.safe_load((HELM / "values.yaml").read_text())["dagster-user-deployments"]["deployments"][0][
