@@ -89,22 +89,22 @@ resource "aws_db_instance" "platform" {
   publicly_accessible    = false
   parameter_group_name   = aws_db_parameter_group.platform.name
 
-  backup_retention_period  = var.db_backup_retention_days
-  backup_window            = var.db_backup_window
-  maintenance_window       = var.db_maintenance_window
-  copy_tags_to_snapshot    = true
-  delete_automated_backups = false
-  deletion_protection      = true
-  skip_final_snapshot      = false
+  backup_retention_period   = var.db_backup_retention_days
+  backup_window             = var.db_backup_window
+  maintenance_window        = var.db_maintenance_window
+  copy_tags_to_snapshot     = true
+  delete_automated_backups  = false
+  deletion_protection       = true
+  skip_final_snapshot       = false
   final_snapshot_identifier = "${local.name}-final"
 
-  auto_minor_version_upgrade          = true
-  iam_database_authentication_enabled = true
-  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
-  monitoring_interval                 = 60
-  monitoring_role_arn                 = aws_iam_role.rds_monitoring.arn
-  performance_insights_enabled        = true
-  performance_insights_kms_key_id     = aws_kms_key.platform.arn
+  auto_minor_version_upgrade            = true
+  iam_database_authentication_enabled   = true
+  enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]
+  monitoring_interval                   = 60
+  monitoring_role_arn                   = aws_iam_role.rds_monitoring.arn
+  performance_insights_enabled          = true
+  performance_insights_kms_key_id       = aws_kms_key.platform.arn
   performance_insights_retention_period = 7
 
   lifecycle {

@@ -51,10 +51,9 @@ variable "kubernetes_version" {
 }
 
 variable "cluster_endpoint_public_access_cidrs" {
-  description = <<-EOT
-    CIDRs allowed to reach the EKS API over its public endpoint. Empty (the default): the API is private,
-    reached from inside the VPC (the deploy runner, the operators' VPN); set it only to open a public path.
-  EOT
+  # Empty (the default): the API is private, reached from inside the VPC (the deploy runner, the
+  # operators' VPN); set it only to open a public path.
+  description = "CIDRs allowed to reach the EKS API over its public endpoint (empty: private only)."
   type        = list(string)
   default     = []
 }

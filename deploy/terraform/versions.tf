@@ -2,7 +2,7 @@
 # `terraform init` also records provider checksums in .terraform.lock.hcl (networked CI step,
 # deploy/README.md); commit that file from the first networked run.
 terraform {
-  required_version = ">= 1.9.0, < 2.0.0"
+  required_version = ">= 1.10.0, < 2.0.0"
 
   required_providers {
     aws = {
