@@ -59,7 +59,7 @@ class RankerSettings(dg.Config):
     oracle_dir: str | None = None
 
     def to_domain(self):
-        from ml.train import RankerConfig
+        from ml.config import RankerConfig
 
         known = {f.name for f in fields(RankerConfig)}
         return RankerConfig(**{k: v for k, v in self.model_dump().items() if k in known})
@@ -75,8 +75,9 @@ class RankerSettings(dg.Config):
     description="Per user, the jobs and learning modules worth ranking (skill overlap, sparse retrieval).",
 )
 def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from ml.candidates import CandidateConfig, generate_candidates, read_retrieval_inputs
-    from ml.train import RankerConfig, dates_to_draw
+    from ml.candidates import generate_candidates, read_retrieval_inputs
+    from ml.config import CandidateConfig, RankerConfig
+    from ml.window import dates_to_draw
 
     params = warehouse.params()
     config = CandidateConfig()
@@ -148,7 +149,7 @@ def promotion_gate(
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
 ) -> dg.AssetCheckResult:
-    from ml.registry import promote_if_better
+    from ml.gate import promote_if_better
 
     decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, config.to_domain())
     meta = decision.to_metadata()
