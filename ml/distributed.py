@@ -89,9 +89,9 @@ def predict_dask(booster: Any, x: np.ndarray, address: str, chunk_rows: int = 25
     model_text = booster.model_to_string(num_iteration=best)
 
     def _predict(block: np.ndarray) -> np.ndarray:
-        import lightgbm as lgb
+        import lightgbm as lgb  # on the worker, which has no module state of ours
 
-        return lgb.Booster(model_str=model_text).predict(block)
+        return np.asarray(lgb.Booster(model_str=model_text).predict(block), dtype=np.float64)
 
     with Client(address, set_as_default=False) as client:
         arr = da.from_array(x, chunks=(chunk_rows, x.shape[1]))
