@@ -1,8 +1,8 @@
 """The model matrix: one function turns candidate pairs into LightGBM input, for training and scoring alike.
 
-Every feature comes from the warehouse view `features.candidate_pair_features` (point-in-time, computed by
-dbt from data before `as_of_date`), so training on past dates and scoring tonight read the same code path
-and there is no training/serving skew.
+Every feature comes from the warehouse table `features.candidate_pair_features` (incremental by
+`as_of_date`, point-in-time: dbt computes each date's features from data before it), so training on past
+dates and scoring tonight read the same code path and there is no training/serving skew.
 
 Protected attributes (gender, age band, region) are never features. `region_match` is left out too: it is a
 function of the user's region, i.e. a proxy of a protected attribute; `location_match` carries the

@@ -250,6 +250,8 @@ def train_and_register(
     """Nightly retrain: split in time, fit, evaluate, log an MLflow run, register the challenger version.
 
     The new version gets the alias `challenger`; only `ml.gate.promote_if_better` moves `champion`.
+    `oracle_dir` (demo and benchmark runs only) adds the generator oracle's NDCG to the evaluation;
+    `pii_key` is the key ingestion pseudonymized user ids with, to match the oracle's users.
     """
     split, train_frame, valid_frame, groups = load_training_data(params, as_of, config)
     valid_frame = valid_frame.reset_index(drop=True)
