@@ -181,12 +181,12 @@ class KairooDbtResource(DbtCliResource):
         `cli` starts the process and restored right after: nothing leaks into later steps or into
         another resource bound to another database in the same process.
         """
-        with _scoped_environ(params.dbt_env()):
+        with scoped_environ(params.dbt_env()):
             return self.cli(args, context=context)
 
 
 @contextmanager
-def _scoped_environ(values: dict[str, str]) -> Iterator[None]:
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

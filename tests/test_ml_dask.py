@@ -14,6 +14,9 @@ from ml.ranker import predict
 from ml.synthetic import make_ranking_data
 from ml.train import fit_and_evaluate
 
+# Not in `make test-fast`: a Dask cluster start-up.
+pytestmark = pytest.mark.slow
+
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 
 

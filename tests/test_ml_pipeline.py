@@ -21,6 +21,9 @@ from ml.synthetic import make_ranking_data, write_oracle, write_to_warehouse
 from ml.train import fit_and_evaluate, register_challenger, train_and_register
 from ml.window import Split
 
+# Not in `make test-fast`: LightGBM training and MLflow registration.
+pytestmark = pytest.mark.slow
+
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 AS_OF = DATES[-1] + timedelta(days=7)
 # One thread: under CPU contention from parallel test processes, two OpenMP threads ran up to 10x slower.

@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 import pytest
 
+from core.settings import get_settings
 from ml.config import CandidateConfig, RankerConfig, RankingConfig, candidate_horizon_days
 from ml.synthetic import make_ranking_data, write_to_warehouse
 from runtime.resources import RankingResource, build_resources
@@ -171,12 +172,18 @@ def _candidates(params) -> dict:
     return {"max_per_user": dict(per_user), "users_by_date": dict(dates)}
 
 
-def test_every_ranking_knob_reaches_every_step_that_uses_it(fresh_db, settings_for):
+def test_every_ranking_knob_reaches_every_step_that_uses_it(fresh_db, tmp_path):
     import mlflow
 
     write_to_warehouse(fresh_db, make_ranking_data(n_users=300, dates=DATES, seed=11))
     _write_retrieval_inputs(fresh_db)
-    settings = settings_for(fresh_db)
+    settings = get_settings(
+        {
+            "KAIROO_STATE_DIR": str(tmp_path),
+            "KAIROO_DATABASE_URL": fresh_db.conninfo(),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        }
+    )
 
     # Night 1: the defaults (made small), which earn a first champion.
     first = _night(settings, BASE)
