@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 
 from core.database import PgParams, analyze, connect
 from ml.config import CandidateConfig, RankerConfig
@@ -49,7 +50,7 @@ class CandidateReport:
         return out
 
 
-def _read_attrs(conn: Any, table: str, key: str) -> pd.DataFrame | None:
+def _read_attrs(conn: psycopg.Connection, table: str, key: str) -> pd.DataFrame | None:
     """Level and region per entity from a features table, whichever of the known column names exist."""
     columns = table_columns(conn, table)
     if not columns or key not in columns:
@@ -66,7 +67,7 @@ def _read_attrs(conn: Any, table: str, key: str) -> pd.DataFrame | None:
     return frame.drop_duplicates("key").set_index("key")
 
 
-def _read_available(conn: Any, table: str, key: str, since_column: str) -> pd.Series | None:
+def _read_available(conn: psycopg.Connection, table: str, key: str, since_column: str) -> pd.Series | None:
     """The first day each entity existed (signup, posting), indexed by key; None if the table lacks it."""
     columns = table_columns(conn, table)
     if not columns or key not in columns or since_column not in columns:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 
 from core.database import PgParams, connect
 from ml.evaluation import baseline_scores
@@ -170,7 +171,7 @@ def whole_users(frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         yield carry
 
 
-def _stream_pairs(conn: Any, as_of: date, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _stream_pairs(conn: psycopg.Connection, as_of: date, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Tonight's candidate pairs with features, ordered by user, as DataFrames of ~chunk_rows rows."""
     columns = ", ".join(PAIR_KEYS + PAIR_FEATURES)
     yield from iter_frames(
