@@ -21,6 +21,7 @@ from pydantic import PrivateAttr
 
 from core.database import PgParams, bootstrap, embedded_params, parse_url
 from core.settings import Settings, get_settings
+from ml.config import CandidateConfig, RankerConfig, RankingConfig
 from runtime.dbt_project import kairoo_dbt
 
 
@@ -58,6 +59,68 @@ class MlflowResource(dg.ConfigurableResource):
     artifact_root: str
 
 
+_RANKER = RankerConfig()
+_CANDIDATES = CandidateConfig()
+
+
+class RankingResource(dg.ConfigurableResource):
+    """The one ranking config: what candidates, training, the promotion gate and scoring all read.
+
+    Set it in the launchpad under `resources: ranking: config:` (e.g. `train_window_dates: 14`); the
+    defaults are `ml.config`'s. A changed training window moves the dates candidates are drawn for, a
+    changed margin or bias threshold reaches the gate, a changed model name the scoring.
+    `CandidateConfig.retention_days` is not here: it is one number with dbt's `candidate_retention_days`
+    (a test holds them equal), and a training window longer than it is refused.
+    """
+
+    # Ranker: LightGBM
+    num_leaves: int = _RANKER.num_leaves
+    learning_rate: float = _RANKER.learning_rate
+    n_estimators: int = _RANKER.n_estimators
+    min_child_samples: int = _RANKER.min_child_samples
+    feature_fraction: float = _RANKER.feature_fraction
+    bagging_fraction: float = _RANKER.bagging_fraction
+    lambdarank_truncation_level: int = _RANKER.lambdarank_truncation_level
+    early_stopping_rounds: int = _RANKER.early_stopping_rounds
+    seed: int = _RANKER.seed
+    num_threads: int = _RANKER.num_threads
+    # Ranker: which dates and how many queries
+    label_window_days: int = _RANKER.label_window_days
+    validation_dates: int = _RANKER.validation_dates
+    train_window_dates: int = _RANKER.train_window_dates
+    max_train_queries: int = _RANKER.max_train_queries
+    max_valid_queries: int = _RANKER.max_valid_queries
+    predict_chunk_rows: int = _RANKER.predict_chunk_rows
+    # The promotion gate
+    model_name: str = _RANKER.model_name
+    eval_k: int = _RANKER.eval_k
+    bias_k: int = _RANKER.bias_k
+    promotion_margin: float = _RANKER.promotion_margin
+    baseline_margin: float = _RANKER.baseline_margin
+    bias_threshold: float = _RANKER.bias_threshold
+    min_group_queries: int = _RANKER.min_group_queries
+    # Scale-out: a dask.distributed scheduler address for training and scoring
+    dask_address: str | None = _RANKER.dask_address
+    # Candidates
+    jobs_per_user: int = _CANDIDATES.jobs_per_user
+    modules_per_user: int = _CANDIDATES.modules_per_user
+    max_level_above: int = _CANDIDATES.max_level_above
+    max_level_below: int = _CANDIDATES.max_level_below
+    location_filter: bool = _CANDIDATES.location_filter
+    backfill_users: int = _CANDIDATES.backfill_users
+    candidate_chunk_rows: int = _CANDIDATES.chunk_rows
+
+    def config(self) -> RankingConfig:
+        """The domain config (raises, naming the knobs, when the window outgrows candidate retention)."""
+        values = self.model_dump()
+        ranker = RankerConfig(**{f: values[f] for f in RankerConfig.__dataclass_fields__})
+        candidates = CandidateConfig(
+            **{f: values[f] for f in CandidateConfig.__dataclass_fields__ if f in values},
+            chunk_rows=self.candidate_chunk_rows,
+        )
+        return RankingConfig(ranker=ranker, candidates=candidates)
+
+
 def _secret(name: str, value: str | None) -> Any:
     """The value itself, or an EnvVar when the process variable holds exactly this value.
 
@@ -85,6 +148,9 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             tracking_uri=_secret("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri),
             artifact_root=settings.mlflow_artifact_root,
         ),
+        # Bound with its defaults on purpose: a launchpad value for one field rebuilds the resource from
+        # the class defaults (seen with dagster 1.13: values bound here would silently fall back).
+        "ranking": RankingResource(),
         "dbt": KairooDbtResource(
             project_dir=kairoo_dbt,
             # The dbt beside this interpreter: the code server's PATH need not include the venv.
