@@ -3,13 +3,16 @@
 One object, `RankingConfig`, is read by every ranking step (candidates, training, the gate, scoring), so
 a changed training window also changes which as-of dates retrieval draws, and a changed margin reaches
 the gate that applies it. The Dagster side exposes it as the `ranking` resource (assets/ranking.py).
-Plain frozen dataclasses: no I/O, nothing imported from the rest of `ml`.
+Plain frozen dataclasses: no I/O, nothing imported from the rest of `ml`; day counts that dbt shares
+come from their one owner, `core.windows`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from core import windows
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class CandidateConfig:
     # Days of as-of dates kept in ml.candidates (and, by dbt's `candidate_retention_days`, in
     # features.candidate_pair_features): at M about 12M rows a night. Covers the 21 days the default
     # ranker reads (`candidate_horizon_days` below) with two weeks to spare for a wider training window.
-    retention_days: int = 35
+    retention_days: int = windows.CANDIDATE_RETENTION_DAYS
     # Users per past as-of date of a backfill (tonight's date always has everyone: it is served). Those
     # dates only train, on at most 60k queries over 7 dates: at tier M a full date is ~12M pairs and
     # took ~100 s to draw and store even for 20k users; 10k users still give ~14k judged queries a date.
