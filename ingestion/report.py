@@ -16,6 +16,22 @@ class LandedFile:
     size: int
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """Why a whole file did not load: the rule about its content it broke, and where (line 1 = header)."""
+
+    rule: str
+    message: str  # what is wrong, without the path
+    column: str | None = None
+    line: int | None = None
+
+    def text(self, path: str) -> str:
+        """The message the data team reads: file, line, column, what and rule."""
+        where = "".join([f"line {self.line}, " if self.line else "",
+                         f"column {self.column!r}: " if self.column else ""])  # fmt: skip
+        return f"{path}: {where}{self.message} (rule: {self.rule})"
+
+
 @dataclass
 class FileReport:
     """One file's outcome. status: loaded | duplicate (already loaded bytes) | rejected | empty."""
@@ -28,6 +44,8 @@ class FileReport:
     bytes: int = 0
     error: str | None = None
     file_id: int | None = None
+    rejection: Rejection | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # step -> seconds (benchmarks read them)
 
     @property
     def balanced(self) -> bool:
@@ -68,6 +86,15 @@ class SourceReport:
     def balanced(self) -> bool:
         """Every row read is either loaded or quarantined, in every file."""
         return all(f.balanced for f in self.files)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per load step, summed over the files."""
+        out: dict[str, float] = {}
+        for f in self.files:
+            for step, s in f.timings.items():
+                out[step] = round(out.get(step, 0.0) + s, 3)
+        return out
 
     def files_with(self, status: str) -> list[FileReport]:
         return [f for f in self.files if f.status == status]
