@@ -38,6 +38,7 @@ from ingestion.sql import (
     PG_TYPES,
     VAULT_CLASSES,
     Plan,
+    cast_probe_sql,
     check_cases,
     extra_json,
     from_sql,
@@ -46,6 +47,8 @@ from ingestion.sql import (
     lit,
     pseudonym_map_sql,
     raw_select,
+    valid_input_sql,
+    valid_input_sql_15,
 )
 
 log = logging.getLogger(__name__)
@@ -151,6 +154,38 @@ def _land(conn: psycopg.Connection, landed: LandedFile) -> tuple[list[str], int,
 
 # ----------------------------------------------------------------------------- checks
 
+# pg_input_is_valid exists from PostgreSQL 16 on (server_version_num).
+PG_INPUT_IS_VALID = 160000
+
+
+def _validity(conn, plan: Plan):
+    """The type-validity predicate for this server and file: `(ref, pg_type) -> SQL`.
+
+    16+: `pg_input_is_valid` (0.1 s per 1M values). 15 has no such function, and a cast inside an
+    exception block costs a subtransaction per value (2.7 s per 1M values on 15.20), so each typed
+    column is first cast as a whole in a savepoint: a column whose every value casts needs no check
+    (`true`); only a column that failed is checked value by value with `ops.input_is_valid`.
+    Measured on 15.20, 200k events through the exact path, the rules step: clean file 0.86 s with the
+    probe vs 2.69 s with the function on every column; one bad duration 1.39 s vs 1.96 s.
+    """
+    if conn.info.server_version >= PG_INPUT_IS_VALID:
+        return valid_input_sql
+    dirty: set[str] = set()
+    for c in plan.contract.columns:
+        ref = plan.col(c.name)
+        if c.type == "text" or ref is None:
+            continue
+        try:
+            with conn.transaction():
+                conn.execute(cast_probe_sql(plan, c))
+        except psycopg.DataError:
+            dirty.add(ref)
+
+    def valid(ref: str, pg_type: str) -> str:
+        return valid_input_sql_15(ref, pg_type) if ref in dirty else "true"
+
+    return valid
+
 
 def _schema_problems(conn, plan: Plan) -> Rejection | None:
     """A breaking change (None when the file's shape is acceptable)."""
@@ -164,11 +199,14 @@ def _schema_problems(conn, plan: Plan) -> Rejection | None:
     typed = [c for c in plan.contract.columns if c.type != "text" and c.name in plan.pos]
     if not typed:
         return None
+    # a sample of 1000 values: the per-value predicate is cheap enough on every server
+    valid = valid_input_sql if conn.info.server_version >= PG_INPUT_IS_VALID else valid_input_sql_15
     parts = []
     for c in typed:
         v = f"nullif(trim({plan.col(c.name)}), '')"
-        parts.append(f"count({v}), count(*) filter (where {v} is not null and not pg_input_is_valid({v}, "
-                     f"'{PG_TYPES[c.type]}'))")  # fmt: skip
+        parts.append(
+            f"count({v}), count(*) filter (where {v} is not null and not {valid(v, PG_TYPES[c.type])})"
+        )
     row = conn.execute(
         f"select {', '.join(parts)} from (select * from _landing l where _bad is null order by _rec limit 1000) l"  # noqa: E501
     ).fetchone()
@@ -214,7 +252,7 @@ def _validate(conn, plan: Plan) -> int:
     conn.execute(
         "insert into _bad select _rec, split_part(_bad, ':', 1), null, _bad from _landing where _bad is not null"  # noqa: E501
     )
-    cases = check_cases(plan)
+    cases = check_cases(plan, _validity(conn, plan))
     if cases:
         conn.execute(
             f"insert into _bad select _rec, r[1], r[2], r[3] from (select _rec, case {' '.join(cases)} end r "

@@ -77,6 +77,19 @@ def valid_input_sql(ref: str, pg_type: str) -> str:
     return f"pg_input_is_valid({ref}, '{pg_type}')"
 
 
+def valid_input_sql_15(ref: str, pg_type: str) -> str:
+    """The same predicate on PostgreSQL 15 (no pg_input_is_valid): a cast in an exception block."""
+    return f"ops.input_is_valid({ref}, '{pg_type}')"
+
+
+def cast_probe_sql(plan: Plan, column: Column) -> str:
+    """A query that casts every present value of a typed column and fails on the first invalid one."""
+    ref = plan.col(column.name)
+    return (
+        f"select count(({ref})::{PG_TYPES[column.type]}) from _landing l where _bad is null and {ref} <> ''"
+    )
+
+
 def check_cases(plan: Plan, valid=valid_input_sql) -> list[str]:
     """`when <violation> then array[rule, column, message]` for every contract rule, in priority order.
 

@@ -20,12 +20,14 @@ import psycopg
 import pytest
 
 from core.database import PgParams, bootstrap, ensure_database
+from tests.conftest import database_name
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "raw"
 DBT = Path(sys.executable).parent / "dbt"
 
+pytestmark = pytest.mark.server  # on the embedded server and on the shared 15.x one
 DAY1 = date(2026, 3, 1)
 DAY2 = date(2026, 3, 2)
 
@@ -109,7 +111,8 @@ def table_fingerprints(params: PgParams) -> dict[str, tuple[int, str]]:
 @pytest.fixture(scope="module")
 def warehouse(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory):
     """A bootstrapped database with the raw tables and day 1 delivered, built once for the module."""
-    params = PgParams(pg_server.host, pg_server.port, pg_server.user, pg_server.password, "t_dbt_build")
+    name = database_name(pg_server, "dbt_build")
+    params = PgParams(pg_server.host, pg_server.port, pg_server.user, pg_server.password, name)
     with psycopg.connect(params.conninfo("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{params.dbname}" with (force)')
     ensure_database(params)

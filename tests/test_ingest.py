@@ -14,6 +14,8 @@ from core.database import PgParams
 from ingestion import pii
 from ingestion.contracts import all_sources, load_contract
 
+pytestmark = pytest.mark.server  # on the embedded server and on the shared 15.x one
+
 KEY = "test-pii-key"
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 EV_HEADER = "event_id,user_id,event_type,item_type,item_id,occurred_at,duration_s,progress_pct,session_id"

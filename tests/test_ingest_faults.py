@@ -12,6 +12,8 @@ import pytest
 import ingestion
 from ingestion import loader
 
+pytestmark = pytest.mark.server  # on the embedded server and on the shared 15.x one
+
 DAY = date(2026, 3, 1)
 HEADER = "event_id,user_id,event_type,item_type,item_id,occurred_at,duration_s,progress_pct,session_id"
 
