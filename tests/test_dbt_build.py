@@ -22,6 +22,9 @@ import pytest
 from core.database import PgParams, bootstrap, ensure_database
 from tests.conftest import database_name
 
+# Not in `make test-fast`: real dbt builds of generator nights.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "raw"

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from core.database import connect
 from quality import Expectation, Suite, record_result, run_suite
 from quality.runner import render_query
+
+# Not in `make test-fast`: Great Expectations (16 s to import here).
+pytestmark = pytest.mark.slow
 
 SUITE = Suite(
     name="things_suite",
@@ -35,7 +40,7 @@ def _things(params, bad: bool) -> None:
 def test_suite_passes_and_fails_with_evidence(fresh_db):
     import dagster as dg
 
-    from assets.quality_checks import to_check_result
+    from runtime.gx import to_check_result
 
     _things(fresh_db, bad=False)
     ok = run_suite(fresh_db, SUITE)
