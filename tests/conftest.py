@@ -41,9 +41,13 @@ def state_dir() -> Path:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`server` tests run on each server: the embedded one and the shared 15.x one."""
+    """`server` tests run on each server: the embedded one and the shared 15.x one.
+
+    The 15.x variant is also `slow`: `make test-fast` (-m "not slow") stays on the embedded server.
+    """
     if metafunc.definition.get_closest_marker("server") and "pg_server" in metafunc.fixturenames:
-        metafunc.parametrize("pg_server", ["embedded", "pg15"], indirect=True, scope="session")
+        variants = ["embedded", pytest.param("pg15", marks=pytest.mark.slow)]
+        metafunc.parametrize("pg_server", variants, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

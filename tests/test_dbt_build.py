@@ -22,15 +22,13 @@ import pytest
 from core.database import PgParams, bootstrap, ensure_database
 from tests.conftest import database_name
 
-# Not in `make test-fast`: real dbt builds of generator nights.
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "raw"
 DBT = Path(sys.executable).parent / "dbt"
 
-pytestmark = pytest.mark.server  # on the embedded server and on the shared 15.x one
+# Not in `make test-fast`: real dbt builds; `server`: also on the shared 15.x server.
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 DAY1 = date(2026, 3, 1)
 DAY2 = date(2026, 3, 2)
 
