@@ -83,12 +83,12 @@ def finish(
             report.file_id,
         ),
     )
-    conn.execute(
+    report.ledger_id = conn.execute(
         "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined, bytes, seconds)"  # noqa: E501
-        " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " values (%s, %s, %s, %s, %s, %s, %s, %s) returning ledger_id",
         (report.file_id, source, report.status, report.rows_read, report.rows_loaded, report.rows_quarantined,
          report.bytes, seconds),
-    )  # fmt: skip
+    ).fetchone()[0]  # fmt: skip
 
 
 def already(conn, landed: LandedFile) -> str | None:
@@ -132,16 +132,45 @@ def record_duplicate(params: PgParams, landed, sha, contract, report: FileReport
         if row:  # a re-run of the same file: its manifest row keeps its status and counts
             report.file_id = row[0]
             report.status = "duplicate"
-            conn.execute(
+            report.ledger_id = conn.execute(
                 "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined,"  # noqa: E501
-                " bytes, seconds) values (%s, %s, 'duplicate', 0, 0, 0, %s, %s)",
+                " bytes, seconds) values (%s, %s, 'duplicate', 0, 0, 0, %s, %s) returning ledger_id",
                 (report.file_id, contract.source, report.bytes, time.perf_counter() - began),
-            )
+            ).fetchone()[0]
             return report
         report.file_id = manifest_row(conn, landed, sha, contract.version, "duplicate")
         report.status = "duplicate"
         finish(conn, report, contract.source, time.perf_counter() - began)
     return report
+
+
+def confirm_recorded(params: PgParams, reports: list[FileReport]) -> None:
+    """Read every file's ledger row back: a report may say `balanced` only from rows that exist.
+
+    Raises naming the first file whose outcome is not in the ledger (or differs from its report).
+    """
+    ids = [r.ledger_id for r in reports if r.ledger_id is not None]
+    with psycopg.connect(params.conninfo()) as conn:
+        rows = {
+            lid: (status, read, loaded, quarantined)
+            for lid, status, read, loaded, quarantined in conn.execute(
+                "select ledger_id, status, rows_read, rows_loaded, rows_quarantined from ops.load_ledger "
+                "where ledger_id = any(%s)",
+                (ids,),
+            )
+        }
+    for r in reports:
+        got = rows.get(r.ledger_id) if r.ledger_id is not None else None
+        if got != (r.status, r.rows_read, r.rows_loaded, r.rows_quarantined):
+            raise RecordingError(
+                f"{r.path}: its outcome ({r.status}, {r.rows_read} read, {r.rows_loaded} loaded, "
+                f"{r.rows_quarantined} quarantined) is not in ops.load_ledger (found: {got})"
+            )
+        r.recorded = True
+
+
+class RecordingError(RuntimeError):
+    """A file's outcome could not be recorded (manifest, ledger): the load must fail, naming the file."""
 
 
 # ----------------------------------------------------------------------------- quarantine

@@ -395,6 +395,10 @@ def ingest_file(
             books.finish(conn, report, contract.source, time.perf_counter() - began)
             return report
         report.rows_read = conn.execute("select count(*) from _landing").fetchone()[0]
+        if not report.rows_read:  # a header and nothing else: nothing to load, nothing to quarantine
+            report.status = "empty"
+            books.finish(conn, report, contract.source, time.perf_counter() - began)
+            return report
         plan = Plan.of(contract, header, offset)
         plan.truncated = readers.file_format(landed.path) == "csv" and _last_byte(landed) not in (b"\n", b"")
         problem = _schema_problems(conn, plan)
@@ -421,7 +425,10 @@ def ingest_file(
                 )
                 report.rows_quarantined = books.quarantine_rows(conn, plan, report.file_id, landed.path)
                 timer.lap("quarantine")
-        except psycopg.Error as exc:  # a rule the checks did not foresee: reject the file, keep the night on
+        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+            # the file's content broke a rule the checks did not foresee (a value the type checks let
+            # through, a constraint): reject the file and keep the night going. Any other database error
+            # (connection lost, lock timeout, server restart) is not about the file: it propagates.
             problem = Rejection("load_error", f"load failed, nothing of this file was loaded: {exc}")
             return books.reject(conn, landed, contract, report, problem, began, landing_url)
         report.status = "loaded"
@@ -459,7 +466,7 @@ def _try_fast_path(params, conn, landed, contract, pii_key, sha, replace_all, re
             )
             report.rows_read = report.rows_loaded = rows
             report.rows_quarantined = 0
-            report.status = "loaded"
+            report.status = "loaded" if rows else "empty"
             books.finish(conn, report, contract.source, time.perf_counter() - began)
     except (fastpath.Unsuitable, psycopg.errors.UniqueViolation, psycopg.DataError) as exc:
         log.info("%s: fast path not possible (%s); loading row by row in SQL", landed.path, exc)
@@ -491,12 +498,21 @@ def ingest_files(
     report.pii_columns.update(contract.pii_classes())
     began = time.perf_counter()
     for landed in files:
+        # Bad content never raises (it is quarantined or rejected, and recorded). What does raise is not
+        # about the content: a transient database error propagates as is (the step's retry policy waits
+        # for it, runtime/retries.py); anything else means the outcome could not be recorded, and the
+        # load fails naming the file: a file written nowhere must never pass as "rejected".
         try:
             fr = ingest_file(params, landed, pii_key, contract=contract, landing_url=landing_url,
                              replace_all=replace_all, pii_columns=report.pii_columns)  # fmt: skip
-        except (IngestError, OSError, ValueError, psycopg.Error) as exc:  # one file never stops the night
-            fr = FileReport(path=landed.path, status="rejected", bytes=landed.size, error=str(exc))
-            log.warning("%s", exc)
+        except psycopg.OperationalError as exc:
+            exc.add_note(f"while loading {landed.path}")
+            raise
+        except Exception as exc:
+            raise books.RecordingError(
+                f"{landed.path}: the load failed and its outcome could not be recorded: {exc}"
+            ) from exc
         report.files.append(fr)
+    books.confirm_recorded(params, report.files)
     report.seconds = time.perf_counter() - began
     return report

@@ -178,26 +178,78 @@ def _column(frame: pd.DataFrame, rule: dict, target: str) -> pd.Series:
     raise ValueError(f"mapping rule for {target!r} has no known operation: {rule}")
 
 
+class MappingError(ValueError):
+    """An outside file cannot be read through its mapping; the message names the file, line and fix."""
+
+
+def _first_bad_byte(path: Path, encoding: str) -> tuple[int, int]:
+    """(physical line, byte value) of the first byte that does not decode in `encoding`."""
+    with open(path, "rb") as f:
+        for no, line in enumerate(f, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                return no, line[exc.start]
+    return 0, 0
+
+
+def _read_frame(name: str, path: Path, read: dict) -> pd.DataFrame:
+    encoding = read.get("encoding", "utf-8-sig")
+    na = [""] + [str(v) for v in read.get("na_values", [])]
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=na, encoding=encoding)
+    except UnicodeDecodeError as exc:
+        line, byte = _first_bad_byte(path, encoding)
+        raise MappingError(
+            f"{path}: line {line}: byte 0x{byte:02x} is not valid {encoding} (rule: encoding). If the file "
+            f"is in another encoding, say so in the mapping {name!r}: `read: {{encoding: cp1252}}` "
+            f"(Windows and Excel exports; `latin-1` also decodes every byte)"
+        ) from exc
+
+
 def apply_mapping(name: str, files: dict[str, Path]) -> pd.DataFrame:
-    """The outside file(s) as a frame with exactly the target contract's columns (unmapped ones empty)."""
+    """The outside file(s) as a frame with exactly the target contract's columns (unmapped ones empty).
+
+    A row repeating the header (concatenated exports) is written as the landing header again, so the
+    loader quarantines it under its own rule (`repeated_header`) instead of loading it as data.
+    """
     spec = load_mapping(name)
     read = spec.get("read", {})
     main = files[spec.get("input", "main")]
-    frame = pd.read_csv(
-        main, dtype=str, keep_default_na=False, na_values=[""], encoding=read.get("encoding", "utf-8-sig")
-    )
+    frame = _read_frame(name, Path(main), read)
     frame.columns = [c.strip() for c in frame.columns]
+    header_rows = (frame.apply(lambda col: col.str.strip() == col.name)).all(axis=1)
     for column, allowed in (spec.get("where") or {}).items():
-        frame = frame[frame[column].isin([str(a) for a in allowed])]
+        frame = frame[frame[column].isin([str(a) for a in allowed]) | header_rows]
+        header_rows = header_rows[frame.index]
     contract = load_contract(spec["target"])
-    out = pd.DataFrame(index=frame.index)
-    for target in contract.names:
-        rule = spec["columns"].get(target)
-        out[target] = _column(frame, rule, target) if rule is not None else None
     unknown = set(spec["columns"]) - set(contract.names)
     if unknown:
         raise ValueError(f"mapping {name}: columns not in contract {spec['target']}: {sorted(unknown)}")
+    data = frame[~header_rows]
+    out = pd.DataFrame(index=data.index, columns=contract.names, dtype=object)
+    if len(data):
+        for target in contract.names:
+            rule = spec["columns"].get(target)
+            out[target] = _column(data, rule, target) if rule is not None else None
+    if header_rows.any():
+        full = pd.DataFrame(index=frame.index, columns=contract.names, dtype=object)
+        full.loc[data.index] = out
+        full.loc[header_rows[header_rows].index] = contract.names
+        out = full
     return out.reset_index(drop=True)
+
+
+def landed_name(name: str, source_file: Path) -> str:
+    """The landing file name of one outside file: the mapping, the file's name and a digest of its path.
+
+    Two exports mapped for the same source and day never overwrite each other; mapping the same file
+    again (a corrected export) lands under the same name, so the loader replaces its older version.
+    """
+    path = Path(source_file).resolve()
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:8]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)[:80]
+    return f"{name}__{stem}-{digest}.csv"
 
 
 def land_mapped(name: str, files: dict[str, Path] | Path, landing_url: str, day: date | None = None) -> str:
@@ -216,7 +268,7 @@ def land_mapped(name: str, files: dict[str, Path] | Path, landing_url: str, day:
         f"{root}/reference/{contract.source}" if contract.reference else f"{root}/{contract.source}/{day}"
     )
     fs.makedirs(folder, exist_ok=True)
-    path = f"{folder}/{name}.csv"
+    path = f"{folder}/{landed_name(name, files[spec.get('input', 'main')])}"
     with fsspec.open(
         fs.unstrip_protocol(path) if fs.protocol not in ("file", ("file", "local")) else path, "w"
     ) as f:

@@ -45,6 +45,8 @@ class FileReport:
     error: str | None = None
     file_id: int | None = None
     rejection: Rejection | None = None
+    ledger_id: int | None = None  # this attempt's row in ops.load_ledger
+    recorded: bool = False  # the ledger row was read back with these counts (ingest_files checks it)
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds (benchmarks read them)
 
     @property
@@ -84,8 +86,8 @@ class SourceReport:
 
     @property
     def balanced(self) -> bool:
-        """Every row read is either loaded or quarantined, in every file."""
-        return all(f.balanced for f in self.files)
+        """Every row read is either loaded or quarantined, in every file, as recorded in the ledger."""
+        return all(f.recorded and f.balanced for f in self.files)
 
     @property
     def timings(self) -> dict[str, float]:

@@ -98,6 +98,11 @@ def check_cases(plan: Plan, valid=valid_input_sql) -> list[str]:
     `valid` builds the type-validity predicate (the server's capabilities decide which one).
     """
     out: list[str] = []
+    if plan.header and plan.line_offset == 1:  # CSV: concatenated exports repeat their header row
+        same = " and ".join(f"l.f{i} = {lit(h)}" for i, h in enumerate(plan.header))
+        out.append(
+            f"when {same} then array['repeated_header', null, 'the header row again (concatenated files?)']"
+        )
     for c in plan.contract.columns:
         ref = plan.col(c.name)
         if ref is None:

@@ -51,26 +51,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(state_dir: Path, request: pytest.FixtureRequest) -> PgParams:
-    """Server-level parameters of the session's embedded PostgreSQL (or of the shared server)."""
-    if getattr(request, "param", "embedded") == "pg15":
-        server = parse_url(SHARED_SERVER)
-        try:
-            psycopg.connect(server.conninfo(), connect_timeout=3).close()
-        except psycopg.OperationalError as exc:
-            pytest.skip(f"the PostgreSQL server at 127.0.0.1:5432 does not answer: {exc}".strip())
-        yield server
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            names = conn.execute("select datname from pg_database where datname like %s",
-                                 (SHARED_DB_PREFIX + "%",)).fetchall()  # fmt: skip
-            for (name,) in names:
-                conn.execute(f'drop database if exists "{name}" with (force)')
-        return
+def embedded_server(state_dir: Path) -> PgParams:
+    """Server-level parameters of the session's embedded PostgreSQL."""
     params = start_embedded(state_dir / "pg", outlive_process=False)
     yield params
     from core.database import stop_embedded
 
     stop_embedded(state_dir / "pg")
+
+
+@pytest.fixture(scope="session")
+def shared_server() -> PgParams:
+    """The PostgreSQL 15.x server at 127.0.0.1:5432 (skip with the reason when it does not answer)."""
+    server = parse_url(SHARED_SERVER)
+    try:
+        psycopg.connect(server.conninfo(), connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"the PostgreSQL server at 127.0.0.1:5432 does not answer: {exc}".strip())
+    yield server
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        names = conn.execute("select datname from pg_database where datname like %s",
+                             (SHARED_DB_PREFIX + "%",)).fetchall()  # fmt: skip
+        for (name,) in names:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def pg_server(request: pytest.FixtureRequest) -> PgParams:
+    """The server a test runs on: embedded, or (`server` tests, second variant) the shared 15.x one.
+
+    A plain lookup, so switching between the variants never stops either server.
+    """
+    if getattr(request, "param", "embedded") == "pg15":
+        return request.getfixturevalue("shared_server")
+    return request.getfixturevalue("embedded_server")
 
 
 def database_name(server: PgParams, name: str) -> str:
