@@ -19,13 +19,12 @@ from ingestion import readers
 from ingestion.contracts import Contract
 from ingestion.report import FileReport, LandedFile, Rejection
 from ingestion.sql import (
-    QUARANTINE_TEXT_CHARS,
     VAULT_CLASSES,
     Plan,
     extra_json,
     from_sql,
     full_row_json,
-    masked_row_json,
+    quarantine_text_sql,
     raw_select,
     typed_sql,
 )
@@ -224,9 +223,7 @@ def quarantine_rows(conn, plan: Plan, file_id: int, path: str) -> int:
     """The rows in `_bad`: a masked copy in ops.quarantine, the original in pii_vault.quarantine_raw."""
     if not conn.execute("select exists (select 1 from _bad)").fetchone()[0]:
         return 0
-    masked = (
-        f"coalesce(ops.redact_pii(left(l._raw, {QUARANTINE_TEXT_CHARS})), ({masked_row_json(plan)})::text)"
-    )
+    masked = quarantine_text_sql(plan)
     original = f"coalesce(l._raw, ({full_row_json(plan)})::text)"
     cur = conn.execute(
         f"""

@@ -230,6 +230,42 @@ def _classify_extras(conn, plan: Plan) -> None:
         plan.extras[h] = pii.classify_column(h, [r[j] for r in sample])
 
 
+REDACT_BATCH = 2000
+
+
+def _redact_free_text(conn, plan: Plan) -> None:
+    """Redact the free text of a person-bearing source in Python (ingestion/redact.py: names by lexicon
+    and document structure are beyond a SQL regex); the redacted values go into extra landing columns
+    `rN` (null where nothing personal was found) that raw and the quarantine mask read."""
+    cols = [c for c in plan.contract.redacted() if plan.col(c.name)]
+    if not cols:
+        return
+    from ingestion.redact import redact
+
+    person = plan.col(plan.contract.person_name) if plan.contract.person_name else None
+    for j, c in enumerate(cols):
+        conn.execute(f"alter table _landing add column r{j} text")
+        plan.redacted[c.name] = f"l.r{j}"
+    names = ", ".join(f"r{j}" for j in range(len(cols)))
+    conn.execute(f"create temp table _red (_rec bigint, {', '.join(f'r{j} text' for j in range(len(cols)))}) "
+                 f"on commit drop")  # fmt: skip
+    refs = ", ".join(plan.col(c.name) or "null" for c in cols)
+    changed: list[list] = []
+    with conn.cursor("kairoo_redact_read") as read:
+        read.execute(f"select l._rec, {person or 'null'}, {refs} from _landing l where l._bad is null")
+        while batch := read.fetchmany(REDACT_BATCH):
+            for rec, who, *values in batch:
+                out = [redact(v, who) if v else None for v in values]
+                if any(o != v for o, v in zip(out, values, strict=True)):
+                    changed.append([rec, *(o if o != v else None for o, v in zip(out, values, strict=True))])
+    if changed:
+        with conn.cursor().copy(f"copy _red (_rec, {names}) from stdin") as cp:
+            for row in changed:
+                cp.write_row(row)
+        sets = ", ".join(f"r{j} = t.r{j}" for j in range(len(cols)))
+        conn.execute(f"update _landing l set {sets} from _red t where t._rec = l._rec")
+
+
 def _pseudonym_maps(conn, plan: Plan) -> None:
     """One map per identifier column: distinct original → HMAC pseudonym (hashing each id once, not per row).
 
@@ -414,6 +450,8 @@ def ingest_file(
         if pii_columns is not None:
             pii_columns.update(contract.pii_classes())
             pii_columns.update({h: cls for h, cls in plan.extras.items() if cls != "none"})
+        _redact_free_text(conn, plan)
+        timer.lap("redact")
         try:
             with conn.transaction():
                 if replace_all:  # inside the savepoint: a failed snapshot leaves the previous one in place

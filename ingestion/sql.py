@@ -37,6 +37,7 @@ class Plan:
     pos: dict[str, int] = field(default_factory=dict)  # contract column -> landing column index
     extras: dict[str, str] = field(default_factory=dict)  # undeclared column -> PII class
     truncated: bool = False  # a CSV without a final line break: its last record is suspect
+    redacted: dict[str, str] = field(default_factory=dict)  # column -> landing column of its redacted value
 
     @classmethod
     def of(cls, contract: Contract, header: list[str], line_offset: int) -> Plan:
@@ -206,6 +207,8 @@ def raw_select(plan: Plan) -> tuple[list[str], list[str]]:
         ref = plan.col(c.name)
         if c.pseudonym:
             expr = pseudo_ref(c.name) if ref else "null"
+        elif c.name in plan.redacted:  # redacted in Python (null: nothing personal found)
+            expr = f"coalesce({plan.redacted[c.name]}, {typed_sql(ref, c)})"
         elif c.redact:
             expr = f"ops.redact_pii({typed_sql(ref, c)}, {person_sql})"
         else:
@@ -242,6 +245,8 @@ def masked_row_json(plan: Plan) -> str:
             continue
         if c.pseudonym:
             val = pseudo_ref(c.name)
+        elif c.name in plan.redacted:
+            val = f"left(coalesce({plan.redacted[c.name]}, {ref}), {QUARANTINE_TEXT_CHARS})"
         elif c.redact:
             val = f"ops.redact_pii(left({ref}, {QUARANTINE_TEXT_CHARS}), {person or 'null'})"
         elif c.vault or c.pii in VAULT_CLASSES:
@@ -254,6 +259,19 @@ def masked_row_json(plan: Plan) -> str:
         val = f"case when {ref} is null then null else '[REDACTED]' end" if cls in VAULT_CLASSES else ref
         parts.append(f"{lit(n)}, {val}")
     return "jsonb_build_object(" + ", ".join(parts) + ")" if parts else "'{}'::jsonb"
+
+
+# ops.quarantine's text of a record the reader could not split into fields: its fields cannot be told
+# apart, so none can be masked by its contract; the original is only in pii_vault.quarantine_raw.
+UNSPLIT_PLACEHOLDER = (
+    "[withheld: the record could not be split into fields; original in pii_vault.quarantine_raw]"
+)
+
+
+def quarantine_text_sql(plan: Plan) -> str:
+    """The masked text of a quarantined landing row for ops.quarantine (analyst-readable)."""
+    masked = masked_row_json(plan)
+    return f"case when l._raw is not null then {lit(UNSPLIT_PLACEHOLDER)} else ({masked})::text end"
 
 
 def full_row_json(plan: Plan) -> str:
