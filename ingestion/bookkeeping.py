@@ -232,7 +232,7 @@ def quarantine_rows(conn, plan: Plan, file_id: int, path: str) -> int:
             select %(file_id)s, %(source)s, %(path)s, b._rec + {plan.line_offset}, b.rule, b.col,
                    %(path)s || ': line ' || (b._rec + {plan.line_offset})
                    || coalesce(', column ' || quote_literal(b.col), '') || ': ' || b.msg
-                   || ' (rule: ' || b.rule || ')',
+                   || ' (rule: ' || b.rule || ')' || {plan.origin_sql()},
                    {masked}
             from {from_sql(plan)} join _bad b on b._rec = l._rec
             order by b._rec

@@ -70,6 +70,7 @@ class Contract:
     vault_key: tuple[str, ...] = ()
     person_name: str | None = None
     reference: bool = False
+    event_time: str | None = None  # the column that places a record in time (events land per its day)
     extra: dict = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
@@ -146,6 +147,7 @@ def parse_contract(doc: dict) -> Contract:
             vault_key=tuple(doc.get("vault_key", ())),
             person_name=doc.get("person_name"),
             reference=bool(doc.get("reference", False)),
+            event_time=doc.get("event_time"),
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(f"contract {doc.get('source', '?')}: {exc}") from exc

@@ -219,7 +219,7 @@ def _schema_problems(conn, plan: Plan) -> Rejection | None:
 
 
 def _classify_extras(conn, plan: Plan) -> None:
-    extra = [h for h in plan.header if h not in plan.pos]
+    extra = plan.undeclared()
     if not extra:
         return
     cols = ", ".join(plan.col_extra(h) for h in extra)
@@ -395,10 +395,13 @@ def ingest_file(
     landing_url: str | None = None,
     replace_all: bool = False,
     pii_columns: dict[str, str] | None = None,
+    dry_run: bool = False,
 ) -> FileReport:
     """Load one landed file under its source's contract; never raises for bad input data.
 
     `replace_all` (reference snapshots): the file replaces the whole raw table instead of appending.
+    `dry_run`: run every check and write, then roll back; the report's `preview` lists the quarantine
+    rows that would be written (line, rule, message) and nothing is kept.
     """
     contract = contract or load_contract(landed.source)
     report = FileReport(path=landed.path, status="loading", bytes=landed.size)
@@ -412,10 +415,10 @@ def ingest_file(
         conn.execute("insert into _k values (%s, %s)", (ipad, opad))
         sha = books.already(conn, landed)
         if sha and books.duplicate_of(conn, landed, sha):
-            return books.record_duplicate(params, landed, sha, contract, report, began)
-        fast = _try_fast_path(
+            return _duplicate(params, landed, sha, contract, report, began, dry_run)
+        fast = None if dry_run else _try_fast_path(
             params, conn, landed, contract, pii_key, sha, replace_all, report, pii_columns, began
-        )
+        )  # fmt: skip
         if fast is not None:
             timer.lap("fast_path")
             return fast
@@ -423,24 +426,25 @@ def ingest_file(
         timer.lap("land")
         if books.duplicate_of(conn, landed, sha):
             conn.rollback()
-            return books.record_duplicate(params, landed, sha, contract, report, began)
+            return _duplicate(params, landed, sha, contract, report, began, dry_run)
         books.replace_older_versions(conn, contract, landed, sha)
         report.file_id = books.manifest_row(conn, landed, sha, contract.version, "loading")
         if not header:
             report.status = "empty"
             books.finish(conn, report, contract.source, time.perf_counter() - began)
-            return report
+            return _end_dry_run(conn, report) if dry_run else report
         report.rows_read = conn.execute("select count(*) from _landing").fetchone()[0]
         if not report.rows_read:  # a header and nothing else: nothing to load, nothing to quarantine
             report.status = "empty"
             books.finish(conn, report, contract.source, time.perf_counter() - began)
-            return report
+            return _end_dry_run(conn, report) if dry_run else report
         plan = Plan.of(contract, header, offset)
         plan.truncated = readers.file_format(landed.path) == "csv" and _last_byte(landed) not in (b"\n", b"")
         problem = _schema_problems(conn, plan)
         timer.lap("schema")
         if problem:
-            return books.reject(conn, landed, contract, report, problem, began, landing_url)
+            books.reject(conn, landed, contract, report, problem, began, None if dry_run else landing_url)
+            return _end_dry_run(conn, report) if dry_run else report
         _classify_extras(conn, plan)
         changes = [("added_column", h, "kept in _extra" if cls not in VAULT_CLASSES else "kept in pii_vault.extras",  # noqa: E501
                     cls) for h, cls in plan.extras.items()]  # fmt: skip
@@ -468,12 +472,55 @@ def ingest_file(
             # through, a constraint): reject the file and keep the night going. Any other database error
             # (connection lost, lock timeout, server restart) is not about the file: it propagates.
             problem = Rejection("load_error", f"load failed, nothing of this file was loaded: {exc}")
-            return books.reject(conn, landed, contract, report, problem, began, landing_url)
+            books.reject(conn, landed, contract, report, problem, began, None if dry_run else landing_url)
+            return _end_dry_run(conn, report) if dry_run else report
+        report.far_outside = _far_outside(conn, plan, landed.partition_date)
         report.status = "loaded"
         books.finish(conn, report, contract.source, time.perf_counter() - began)
+        if dry_run:
+            return _end_dry_run(conn, report)
     timer.lap("commit")
     log.debug("step seconds %s", report.timings)
     return report
+
+
+def _duplicate(params, landed, sha, contract, report: FileReport, began, dry_run: bool) -> FileReport:
+    if dry_run:  # nothing is written: the bytes are known, so nothing would load
+        report.status = "duplicate"
+        report.recorded = True
+        return report
+    return books.record_duplicate(params, landed, sha, contract, report, began)
+
+
+def _end_dry_run(conn, report: FileReport) -> FileReport:
+    """Keep what the quarantine would have received, then roll the whole file back."""
+    if report.file_id is not None:
+        report.preview = [tuple(r) for r in conn.execute(
+            "select line, rule, message from ops.quarantine where file_id = %s order by line nulls first",
+            (report.file_id,),
+        ).fetchall()]  # fmt: skip
+    conn.rollback()
+    report.file_id = report.ledger_id = None
+    report.recorded = True  # nothing to record: a dry run writes nothing by design
+    report.status = f"{report.status} (dry run)"
+    return report
+
+
+# Events this many days or more from their partition's day are reported (a history mapped as one day).
+FAR_OUTSIDE_DAYS = 7
+
+
+def _far_outside(conn, plan: Plan, partition_date: date | None) -> int:
+    """Loaded rows whose event time lies FAR_OUTSIDE_DAYS or more from the partition's day."""
+    col = plan.contract.event_time
+    if not (col and partition_date and plan.col(col)):
+        return 0
+    ref = plan.col(col)
+    return conn.execute(
+        f"select count(*) from _landing l where {ref} <> '' and not exists (select 1 from _bad b "
+        f"where b._rec = l._rec) and abs({ref}::timestamptz::date - %s::date) >= {FAR_OUTSIDE_DAYS}",
+        (partition_date,),
+    ).fetchone()[0]
 
 
 def _try_fast_path(params, conn, landed, contract, pii_key, sha, replace_all, report, pii_columns, began):
@@ -550,6 +597,10 @@ def ingest_files(
             raise books.RecordingError(
                 f"{landed.path}: the load failed and its outcome could not be recorded: {exc}"
             ) from exc
+        if fr.far_outside:
+            log.warning("%s: %d events lie %d days or more from the partition day %s (a history landed as "
+                        "one day? land it per day: `python -m ingestion land --by-day`)", landed.path,
+                        fr.far_outside, FAR_OUTSIDE_DAYS, landed.partition_date)  # fmt: skip
         report.files.append(fr)
     books.confirm_recorded(params, report.files)
     report.seconds = time.perf_counter() - began

@@ -46,6 +46,8 @@ class FileReport:
     file_id: int | None = None
     rejection: Rejection | None = None
     ledger_id: int | None = None  # this attempt's row in ops.load_ledger
+    far_outside: int = 0  # loaded events 7+ days from the partition's day
+    preview: list[tuple] = field(default_factory=list)  # dry run: (line, rule, message) it would quarantine
     recorded: bool = False  # the ledger row was read back with these counts (ingest_files checks it)
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds (benchmarks read them)
 
@@ -79,6 +81,10 @@ class SourceReport:
     @property
     def bytes(self) -> int:
         return sum(f.bytes for f in self.files)
+
+    @property
+    def far_outside(self) -> int:
+        return sum(f.far_outside for f in self.files)
 
     @property
     def rows_per_s(self) -> float:
@@ -115,6 +121,7 @@ class SourceReport:
             "rows_read": self.rows_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
+            "rows_far_outside_partition": self.far_outside,
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
             "rows_per_s": round(self.rows_per_s, 1),

@@ -18,6 +18,9 @@ VAULT_CLASSES = {"direct", "identifier", "sensitive", "free_text"}
 FUTURE_TOLERANCE = "1 hour"  # clock skew between senders and the warehouse
 QUARANTINE_TEXT_CHARS = 10_000
 
+# Columns a mapping adds to a landed file: the user's own file and the record's physical line in it.
+ORIGIN_COLUMNS = ("_origin_file", "_origin_line")
+
 PG_TYPES = {
     "integer": "integer",
     "numeric": "numeric",
@@ -38,6 +41,7 @@ class Plan:
     extras: dict[str, str] = field(default_factory=dict)  # undeclared column -> PII class
     truncated: bool = False  # a CSV without a final line break: its last record is suspect
     redacted: dict[str, str] = field(default_factory=dict)  # column -> landing column of its redacted value
+    origin: dict[str, str] = field(default_factory=dict)  # _origin_file / _origin_line -> landing column
 
     @classmethod
     def of(cls, contract: Contract, header: list[str], line_offset: int) -> Plan:
@@ -46,7 +50,20 @@ class Plan:
         for i, h in enumerate(header):
             if h in known and h not in plan.pos:
                 plan.pos[h] = i
+            elif h in ORIGIN_COLUMNS:
+                plan.origin[h] = f"l.f{i}"
         return plan
+
+    def undeclared(self) -> list[str]:
+        """File columns the contract does not know (the origin columns of a mapped file excepted)."""
+        return [h for h in self.header if h not in self.pos and h not in ORIGIN_COLUMNS]
+
+    def origin_sql(self) -> str:
+        """SQL text ' (from <user file> line N)' for a mapped file's rows, '' otherwise."""
+        if len(self.origin) < 2:
+            return "''"
+        return (f"coalesce(' (from ' || {self.origin['_origin_file']} || ' line ' || "
+                f"{self.origin['_origin_line']} || ')', '')")  # fmt: skip
 
     def col(self, name: str) -> str | None:
         """Landing column reference (l.fN) for a contract column, or None when the file lacks it."""
@@ -100,7 +117,9 @@ def check_cases(plan: Plan, valid=valid_input_sql) -> list[str]:
     """
     out: list[str] = []
     if plan.header and plan.line_offset == 1:  # CSV: concatenated exports repeat their header row
-        same = " and ".join(f"l.f{i} = {lit(h)}" for i, h in enumerate(plan.header))
+        same = " and ".join(
+            f"l.f{i} = {lit(h)}" for i, h in enumerate(plan.header) if h not in ORIGIN_COLUMNS
+        )
         out.append(
             f"when {same} then array['repeated_header', null, 'the header row again (concatenated files?)']"
         )
