@@ -517,8 +517,10 @@ def _far_outside(conn, plan: Plan, partition_date: date | None) -> int:
         return 0
     ref = plan.col(col)
     return conn.execute(
-        f"select count(*) from _landing l where {ref} <> '' and not exists (select 1 from _bad b "
-        f"where b._rec = l._rec) and abs({ref}::timestamptz::date - %s::date) >= {FAR_OUTSIDE_DAYS}",
+        # CASE: the cast must only ever see rows that passed the checks (a WHERE may be evaluated first)
+        f"select count(*) filter (where case when {ref} = '' or exists (select 1 from _bad b where "
+        f"b._rec = l._rec) then false else abs({ref}::timestamptz::date - %s::date) >= {FAR_OUTSIDE_DAYS} "
+        f"end) from _landing l where l._bad is null",
         (partition_date,),
     ).fetchone()[0]
 
