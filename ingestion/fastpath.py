@@ -28,6 +28,7 @@ from ingestion import pii
 from ingestion.contracts import Contract
 
 BLOCK_BYTES = 8 << 20
+FAR_OUTSIDE_DAYS = 7  # as ingestion/loader.py
 
 _INT_RE = r"^\s*[+-]?\d{1,9}\s*$"  # at most 9 digits: never overflows integer (longer ones: exact path)
 _NUM_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*$"
@@ -112,10 +113,12 @@ def load(
     partition_date: date | None,
     pii_key: str,
     steps: dict[str, float] | None = None,
+    far: dict[str, int] | None = None,
 ) -> int:
     """COPY the file into raw under the contract; return the rows loaded. Raises Unsuitable to give up.
 
-    `steps` receives the seconds of each step (read, check, pseudonymize, to_csv, copy_write, ...).
+    `steps` receives the seconds of each step (read, check, pseudonymize, to_csv, copy_write, ...);
+    `far["rows"]` the events whose time lies FAR_OUTSIDE_DAYS or more from the partition's day.
     """
     import numpy as np
     import pyarrow as pa
@@ -131,6 +134,11 @@ def load(
     cols = [*raw_names, "_file_id", "_line", "_partition_date", "_contract_version"]
     pdate = partition_date.isoformat() if partition_date else ""
     now_limit = int((datetime.now(UTC) + timedelta(hours=1)).timestamp() * 1_000_000)
+    window = None
+    if contract.event_time and partition_date:  # same bounds as the exact path (whole days apart)
+        day0 = datetime(partition_date.year, partition_date.month, partition_date.day, tzinfo=UTC)
+        window = (int((day0 - timedelta(days=FAR_OUTSIDE_DAYS - 1)).timestamp() * 1e6) - 1,
+                  int((day0 + timedelta(days=FAR_OUTSIDE_DAYS)).timestamp() * 1e6))  # fmt: skip
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
     convert = pacsv.ConvertOptions(
         column_types={h: pa.string() for h in header},
@@ -161,6 +169,13 @@ def load(
                 if not n:
                     continue
                 _check(pc, pa, contract, batch, now_limit)
+                if far is not None and window is not None:
+                    # a zero-copy view as microseconds (ISO values were proven valid by the checks)
+                    us = pc.cast(
+                        pc.cast(batch.column(contract.event_time), pa.timestamp("us", tz="UTC")), pa.int64()
+                    )
+                    outside = pc.or_(pc.less_equal(us, window[0]), pc.greater_equal(us, window[1]))
+                    far["rows"] = far.get("rows", 0) + int(pc.sum(outside).as_py() or 0)
                 t = _lap("check", t)
                 arrays = []
                 for c in contract.columns:

@@ -544,13 +544,23 @@ def _try_fast_path(params, conn, landed, contract, pii_key, sha, replace_all, re
     if books.duplicate_of(conn, landed, sha):
         return books.record_duplicate(params, landed, sha, contract, report, began)
     steps: dict[str, float] = {}
+    far: dict[str, int] = {}
     try:
         with conn.transaction():
             books.replace_older_versions(conn, contract, landed, sha)
             report.file_id = books.manifest_row(conn, landed, sha, contract.version, "loading")
             rows = fastpath.load(
-                conn, contract, landed.path, header, report.file_id, landed.partition_date, pii_key, steps
+                conn,
+                contract,
+                landed.path,
+                header,
+                report.file_id,
+                landed.partition_date,
+                pii_key,
+                steps,
+                far,
             )
+            report.far_outside = far.get("rows", 0)
             report.rows_read = report.rows_loaded = rows
             report.rows_quarantined = 0
             report.status = "loaded" if rows else "empty"

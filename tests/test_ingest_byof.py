@@ -137,3 +137,22 @@ def test_command_line_dry_run_writes_nothing_then_lands_and_loads(
     assert "loaded; 4 read, 3 load, 1 quarantined" in capsys.readouterr().out
     with psycopg.connect(fresh_db.conninfo()) as conn:
         assert conn.execute("select count(*) from raw.interaction_events").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["exact_path", "fast_path"])
+def test_far_off_events_are_reported_on_both_load_paths(fresh_db, tmp_path, monkeypatch, fast):
+    from ingestion import loader
+
+    monkeypatch.setattr(loader, "FAST_PATH_MIN_BYTES", 0 if fast else 1 << 62)
+    header = "event_id,user_id,event_type,item_type,item_id,occurred_at,duration_s,progress_pct,session_id"
+    times = ["2026-03-01T10:00:00Z", "2026-02-22T23:59:59Z", "2026-02-23T00:00:00Z", "2026-03-07T23:59:59Z",
+             "2026-03-08T00:00:00Z", "2024-05-01T08:00:00Z"]  # fmt: skip
+    folder = tmp_path / "landing" / "interaction_events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    rows = [f"e{i},u1,job_view,job,j1,{t},5,,s1" for i, t in enumerate(times)]
+    (folder / "a.csv").write_text("\n".join([header, *rows]) + "\n")
+    report = ingestion.ingest_partition(
+        fresh_db, "interaction_events", str(tmp_path / "landing"), DAY, DAY, KEY
+    )
+    assert report.rows_loaded == 6 and report.far_outside == 3  # 22 Feb, 8 March, 2024
+    assert ("fast_path" in report.timings) is fast
