@@ -166,7 +166,7 @@ def bootstrap(params: PgParams | None = None) -> None:
     """Create schemas, roles and operational tables. Idempotent; run at the start of every night."""
     params = params or warehouse_params()
     with connect(params) as conn:
-        version = conn.execute("show server_version").fetchone()[0]
+        version = conn.info.parameter_status("server_version") or str(conn.info.server_version)
         require_supported_server(conn.info.server_version, version, f"{params.host}:{params.port}")
         # Serialise concurrent bootstraps (several step processes may start at once).
         conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.bootstrap'))")
