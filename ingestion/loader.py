@@ -230,7 +230,7 @@ def _classify_extras(conn, plan: Plan) -> None:
         plan.extras[h] = pii.classify_column(h, [r[j] for r in sample])
 
 
-REDACT_BATCH = 2000
+REDACT_BATCH = 20_000
 
 
 def _redact_free_text(conn, plan: Plan) -> None:
@@ -240,7 +240,7 @@ def _redact_free_text(conn, plan: Plan) -> None:
     cols = [c for c in plan.contract.redacted() if plan.col(c.name)]
     if not cols:
         return
-    from ingestion.redact import redact
+    from ingestion.redact import redact_rows
 
     person = plan.col(plan.contract.person_name) if plan.contract.person_name else None
     for j, c in enumerate(cols):
@@ -254,8 +254,8 @@ def _redact_free_text(conn, plan: Plan) -> None:
     with conn.cursor("kairoo_redact_read") as read:
         read.execute(f"select l._rec, {person or 'null'}, {refs} from _landing l where l._bad is null")
         while batch := read.fetchmany(REDACT_BATCH):
-            for rec, who, *values in batch:
-                out = [redact(v, who) if v else None for v in values]
+            outs = redact_rows([(who, list(values)) for _, who, *values in batch])
+            for (rec, _, *values), out in zip(batch, outs, strict=True):
                 if any(o != v for o, v in zip(out, values, strict=True)):
                     changed.append([rec, *(o if o != v else None for o, v in zip(out, values, strict=True))])
     if changed:

@@ -41,10 +41,22 @@ _PROFILE_SITES = (
     r"youtube\.com|tiktok\.com|leetcode\.com|hackerrank\.com|codepen\.io"
 )
 URL = re.compile(
-    rf"(?:https?://|www\.)[^\s<>\"'()]+|\b(?:[a-z]{{2,3}}\.)?(?:{_PROFILE_SITES})/[^\s<>\"()]*"
+    r"(?:https?://|www\.)[^\s<>\"'()]+|\b(?:[a-z0-9-]+\.)+[a-z]{2,6}/[^\s<>\"()]*"
     r"|\b[a-z0-9-]+\.(?:github\.io|wordpress\.com|blogspot\.com)\S*",
     re.I,
 )
+# A bare `domain/path` (no scheme) is a link only on these sites (profiles and their ids); elsewhere
+# `D3.js/React` or `B.Sc./M.Sc.` are not links.
+_PROFILE_RX = re.compile(rf"^(?:[a-z0-9-]+\.)*(?:{_PROFILE_SITES})/", re.I)
+
+
+def _is_link(match: str) -> bool:
+    low = match[:8].lower()
+    if low.startswith(("http://", "https://", "www.")) or "/" not in match:
+        return True
+    return bool(_PROFILE_RX.match(match))
+
+
 PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,5}(?:[ .-]\d{2,5}){1,4}(?![\w])"
     r"|(?<![\w+])\+?\d{10,13}(?!\w)"
@@ -78,6 +90,7 @@ DECLARATION = re.compile(
     rf"\bI,?[ \t]+({_TOK}(?:[ \t]+(?:{_TOK}|{_INITIAL})){{1,3}}),?[ \t]+(?:hereby|do[ \t]+hereby)"
 )
 PAREN_NAME = re.compile(rf"\(({_TOK}(?:[ \t]+(?:{_TOK}|{_INITIAL})){{1,3}})\)[ \t]*\s*$")  # at the very end
+WORD = re.compile(r"(?<![\w@/.-])[\w'’-]+(?![\w@])")
 PAIR = re.compile(rf"\b({_TOK})(?:[ \t]+{_INITIAL})?[ \t]+({_TOK})\b")
 # Words that head resume sections: a first line made of them is a title, not a name.
 _HEADINGS = {
@@ -176,6 +189,8 @@ def find_pii(text: str, person: str | None = None) -> list[Span]:
     spans: list[Span] = []
     for kind, rx in (("email", EMAIL), ("url", URL), ("address", ADDRESS), ("phone", PHONE)):
         for m in rx.finditer(text):
+            if kind == "url" and not _is_link(m.group(0)):
+                continue
             if kind == "phone" and sum(ch.isdigit() for ch in m.group(0)) < 7:
                 continue  # years (2015-2018), versions, counts
             if kind == "phone" and re.fullmatch(r"\d{4}[ .-]\d{2,4}", m.group(0)):
@@ -183,12 +198,17 @@ def find_pii(text: str, person: str | None = None) -> list[Span]:
             spans.append(Span(m.start(), m.end(), kind))
     parts = _name_parts(_own_names(text, person))
     if parts:
-        alternation = "|".join(sorted((re.escape(p) for p in parts), key=len, reverse=True))
-        # the name's own spellings: as written, Capitalized or UPPER (never a lower-case word)
-        rx = re.compile(rf"(?<![\w@/.-])(?:{alternation})(?![\w@])")
-        upper = re.compile(rf"(?<![\w@/.-])(?:{alternation.upper()})(?![\w@])")
-        for m in (*rx.finditer(text), *upper.finditer(text)):
-            spans.append(Span(m.start(), m.end(), "name"))
+        # the name's own spellings: as written or UPPER (never a lower-case word); one scan over the
+        # document's words instead of a regex compiled per document (that was half the time)
+        spellings = parts | {p.upper() for p in parts}
+        for m in WORD.finditer(text):
+            w = m.group(0)
+            if w in spellings:
+                spans.append(Span(m.start(), m.end(), "name"))
+            elif "'" in w or "’" in w or "-" in w:  # O'Brien-Smith: the parts of a compound word
+                for sub in re.finditer(r"[^'’-]+", w):
+                    if sub.group(0) in spellings:
+                        spans.append(Span(m.start() + sub.start(), m.start() + sub.end(), "name"))
     for m in PAIR.finditer(text):
         first, last = m.group(1), m.group(2)
         if first.isupper() != last.isupper():
@@ -232,3 +252,17 @@ def redact(text: str | None, person: str | None = None) -> str | None:
         at = s.end
     out.append(text[at:])
     return "".join(out)
+
+
+def _redact_row(row: tuple[str | None, list[str | None]]) -> list[str | None]:
+    person, values = row
+    return [redact(v, person) if v else None for v in values]
+
+
+def redact_rows(rows: list[tuple[str | None, list[str | None]]]) -> list[list[str | None]]:
+    """Redact the values of many records, `(person, [values])` each.
+
+    One process: a 2-process pool (spawn) took 10.9 s for 6,000 generator resumes vs 5.0 s in one
+    process on this (shared, loaded) 2-core machine: pickling the texts costs more than it saves.
+    """
+    return [_redact_row(r) for r in rows]
