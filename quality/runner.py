@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from core import windows
 from core.database import PgParams, connect
 from quality.suites import Suite
 
@@ -51,11 +52,13 @@ def render_query(suite: Suite, start: date | None, end: date | None) -> str | No
     """Fill the window placeholders of a query suite. An unset window means 'all of history'."""
     if suite.query is None:
         return None
+    start = start or date(1900, 1, 1)
     query = suite.query.format(
         schema=suite.schema,
         table=suite.table,
-        start=(start or date(1900, 1, 1)).isoformat(),
+        start=start.isoformat(),
         end=(end or date(9999, 12, 31)).isoformat(),
+        lookback_start=(start - timedelta(days=windows.LOOKBACK_DAYS)).isoformat(),
     ).strip()
     # GX accepts only queries that start with SELECT; a CTE chain runs as a subquery.
     if not query.lower().startswith("select"):

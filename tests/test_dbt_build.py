@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from core import windows
 from core.database import PgParams, bootstrap, ensure_database
 from tests.conftest import database_name
 
@@ -85,7 +86,8 @@ def add_candidate(params: PgParams, as_of: date) -> None:
 
 
 def window(day: date) -> str:
-    return json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()})
+    """One night's dbt vars, as the nightly step passes them (the window and core.windows' day counts)."""
+    return json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat(), **windows.dbt_vars()})
 
 
 def rows(params: PgParams, query: str, *args) -> list[tuple]:
