@@ -62,8 +62,10 @@ def eligible(contract: Contract, header: list[str], fmt: str | None, replace_all
     return sorted(header) == sorted(contract.names) and len(set(header)) == len(header)
 
 
-def _check(pc, pa, contract: Contract, batch, now_limit) -> None:
-    """Raise Unsuitable at the first value a contract rule might reject."""
+def _check(pc, pa, contract: Contract, batch, now_limit) -> dict:
+    """Raise Unsuitable at the first value a contract rule might reject; return the timestamp columns
+    it parsed (as int64 microseconds), for the far-off count to reuse."""
+    parsed = {}
     for c in contract.columns:
         col = batch.column(c.name)
         nulls = col.null_count
@@ -96,12 +98,14 @@ def _check(pc, pa, contract: Contract, batch, now_limit) -> None:
                 except pa.ArrowInvalid as exc:
                     raise Unsuitable(f"{c.name}: {exc}") from exc
                 # compared as integers: .as_py() on a zoned timestamp imports pandas (6 s here)
-                if pc.max(pc.cast(ts, pa.int64())).as_py() > now_limit:
+                parsed[c.name] = pc.cast(ts, pa.int64())
+                if pc.max(parsed[c.name]).as_py() > now_limit:
                     raise Unsuitable(f"{c.name}: in the future")
         elif c.type == "boolean":
             raise Unsuitable("boolean columns take the exact path")
         if c.enum and not pc.all(pc.is_in(col, value_set=pa.array(list(c.enum)))).as_py():
             raise Unsuitable(f"{c.name}: value outside the enum")
+    return parsed
 
 
 def load(
@@ -168,12 +172,12 @@ def load(
                 n = batch.num_rows
                 if not n:
                     continue
-                _check(pc, pa, contract, batch, now_limit)
+                parsed = _check(pc, pa, contract, batch, now_limit)
                 if far is not None and window is not None:
-                    # a zero-copy view as microseconds (ISO values were proven valid by the checks)
-                    us = pc.cast(
-                        pc.cast(batch.column(contract.event_time), pa.timestamp("us", tz="UTC")), pa.int64()
-                    )
+                    us = parsed.get(contract.event_time)
+                    if us is None:  # an event time without not_future: parse it here
+                        ts = batch.column(contract.event_time)
+                        us = pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64())
                     outside = pc.or_(pc.less_equal(us, window[0]), pc.greater_equal(us, window[1]))
                     far["rows"] = far.get("rows", 0) + int(pc.sum(outside).as_py() or 0)
                 t = _lap("check", t)
