@@ -13,6 +13,7 @@ default with one environment variable:
 | model registry      | MLFLOW_TRACKING_URI    | sqlite:///<state>/mlflow/mlflow.db               |
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
 | executor            | KAIROO_EXECUTOR        | in_process (multiprocess on a server; k8s: pods) |
+| mapping folders     | KAIROO_MAPPING_DIRS    | none (only ingestion/mappings/); `:`-separated   |
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Settings:
     mlflow_artifact_root: str
     partition_start: str
     executor: str
+    mapping_dirs: tuple[Path, ...] = ()  # a team's own ingestion mappings, searched before the package's
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -71,4 +73,5 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=env.get("KAIROO_MLFLOW_ARTIFACTS") or str(mlflow_dir / "artifacts"),
         partition_start=env.get("KAIROO_PARTITION_START") or "2026-01-01",
         executor=env.get("KAIROO_EXECUTOR") or "in_process",
+        mapping_dirs=tuple(Path(p) for p in (env.get("KAIROO_MAPPING_DIRS") or "").split(os.pathsep) if p),
     )

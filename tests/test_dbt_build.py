@@ -21,15 +21,15 @@ import pytest
 
 from core import windows
 from core.database import PgParams, bootstrap, ensure_database
-
-# Not in `make test-fast`: real dbt builds of generator nights.
-pytestmark = pytest.mark.slow
+from tests.conftest import database_name
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "raw"
 DBT = Path(sys.executable).parent / "dbt"
 
+# Not in `make test-fast`: real dbt builds; `server`: also on the shared 15.x server.
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 DAY1 = date(2026, 3, 1)
 DAY2 = date(2026, 3, 2)
 
@@ -114,7 +114,8 @@ def table_fingerprints(params: PgParams) -> dict[str, tuple[int, str]]:
 @pytest.fixture(scope="module")
 def warehouse(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory):
     """A bootstrapped database with the raw tables and day 1 delivered, built once for the module."""
-    params = PgParams(pg_server.host, pg_server.port, pg_server.user, pg_server.password, "t_dbt_build")
+    name = database_name(pg_server, "dbt_build")
+    params = PgParams(pg_server.host, pg_server.port, pg_server.user, pg_server.password, name)
     with psycopg.connect(params.conninfo("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{params.dbname}" with (force)')
     ensure_database(params)
