@@ -4,8 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STATE ?= $(CURDIR)/.kairoo
-# The domain packages type-checked by `make lint` (ingestion joins as its rework lands).
-TYPED := core taxonomy generator quality ml
+# The domain packages, type-checked by `make lint`.
+TYPED := core taxonomy generator ingestion quality ml
 export KAIROO_STATE_DIR ?= $(STATE)
 export DAGSTER_HOME ?= $(KAIROO_STATE_DIR)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False

@@ -131,11 +131,11 @@ def record_duplicate(params: PgParams, landed, sha, contract, report: FileReport
         if row:  # a re-run of the same file: its manifest row keeps its status and counts
             report.file_id = row[0]
             report.status = "duplicate"
-            report.ledger_id = conn.execute(
+            (report.ledger_id,) = conn.execute(
                 "insert into ops.load_ledger (file_id, source, status, rows_read, rows_loaded, rows_quarantined,"  # noqa: E501
                 " bytes, seconds) values (%s, %s, 'duplicate', 0, 0, 0, %s, %s) returning ledger_id",
                 (report.file_id, contract.source, report.bytes, time.perf_counter() - began),
-            ).fetchone()[0]
+            ).fetchone() or (None,)
             return report
         report.file_id = manifest_row(conn, landed, sha, contract.version, "duplicate")
         report.status = "duplicate"
@@ -250,7 +250,7 @@ def quarantine_rows(conn, plan: Plan, file_id: int, path: str) -> int:
 
 
 def record_schema(
-    conn, contract: Contract, file_id: int, change_rows: list[tuple[str, str, str | None, str | None]]
+    conn, contract: Contract, file_id: int | None, change_rows: list[tuple[str, str, str | None, str | None]]
 ) -> None:
     """(change, column, detail, pii_class) rows of ops.schema_history for one file."""
     for change, column, detail, cls in change_rows:

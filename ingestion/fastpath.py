@@ -133,7 +133,8 @@ def load(
 
     key = pii_key.encode()
     known = _Pseudonyms(pa, key)
-    raw_names = [c.raw_name for c in contract.columns]
+    # `eligible` excludes vault-only columns, so every contract column has a raw name here.
+    raw_names = [c.raw_name or c.name for c in contract.columns]
     # _loaded_at comes from the column default now(): parsing a second timestamp per row costs COPY time
     cols = [*raw_names, "_file_id", "_line", "_partition_date", "_contract_version"]
     pdate = partition_date.isoformat() if partition_date else ""

@@ -433,7 +433,7 @@ def ingest_file(
             report.status = "empty"
             books.finish(conn, report, contract.source, time.perf_counter() - began)
             return _end_dry_run(conn, report) if dry_run else report
-        report.rows_read = conn.execute("select count(*) from _landing").fetchone()[0]
+        (report.rows_read,) = conn.execute("select count(*) from _landing").fetchone() or (0,)
         if not report.rows_read:  # a header and nothing else: nothing to load, nothing to quarantine
             report.status = "empty"
             books.finish(conn, report, contract.source, time.perf_counter() - began)
@@ -446,7 +446,7 @@ def ingest_file(
             books.reject(conn, landed, contract, report, problem, began, None if dry_run else landing_url)
             return _end_dry_run(conn, report) if dry_run else report
         _classify_extras(conn, plan)
-        changes = [("added_column", h, "kept in _extra" if cls not in VAULT_CLASSES else "kept in pii_vault.extras",  # noqa: E501
+        changes: list[tuple[str, str, str | None, str | None]] = [("added_column", h, "kept in _extra" if cls not in VAULT_CLASSES else "kept in pii_vault.extras",  # noqa: E501
                     cls) for h, cls in plan.extras.items()]  # fmt: skip
         changes += [("missing_optional", c.name, "loaded as null", None)
                     for c in contract.columns if c.name not in plan.pos]  # fmt: skip

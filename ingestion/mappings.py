@@ -333,11 +333,11 @@ def _read_frame(name: str, path: Path, read: dict) -> pd.DataFrame:
             frame["_origin_line"] = range(1, len(frame) + 1)
             return frame
     except UnicodeDecodeError as exc:
-        line, byte = _first_bad_byte(path, encoding)
+        bad_line, byte = _first_bad_byte(path, encoding)
         raise MappingError(
-            f"{path}: line {line}: byte 0x{byte:02x} is not valid {encoding} (rule: encoding). If the file "
-            f"is in another encoding, say so in the mapping {name!r}: `read: {{encoding: cp1252}}` "
-            f"(Windows and Excel exports; `latin-1` also decodes every byte)"
+            f"{path}: line {bad_line}: byte 0x{byte:02x} is not valid {encoding} (rule: encoding). "
+            f"If the file is in another encoding, say so in the mapping {name!r}: "
+            f"`read: {{encoding: cp1252}}` (Windows and Excel exports; `latin-1` also decodes every byte)"
         ) from exc
     raise MappingError(f"{path}: unknown input format {fmt!r} (csv, json, jsonl, parquet)")
 

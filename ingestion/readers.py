@@ -12,7 +12,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 import fsspec
@@ -95,7 +95,7 @@ def split_header(first_line: bytes) -> list[str]:
 
 def tolerant_csv_records(
     stream, ncols: int
-) -> Iterator[tuple[int, list[str | None] | None, str | None, str | None]]:
+) -> Iterator[tuple[int, Sequence[str | None] | None, str | None, str | None]]:
     """(record_no, fields or None, broken_rule or None, raw_text) for every data record after the header.
 
     Undecodable bytes are kept (surrogateescape) and reported as rule `encoding`; a wrong number of
@@ -177,7 +177,7 @@ def _text(v) -> str | None:
 
 def jsonl_records(
     stream, header: list[str]
-) -> Iterator[tuple[int, list[str | None] | None, str | None, str | None]]:
+) -> Iterator[tuple[int, Sequence[str | None] | None, str | None, str | None]]:
     """Same shape as `tolerant_csv_records` for JSON Lines (record_no = line number)."""
     known = set(header)
     for no, line in enumerate(stream, start=1):
