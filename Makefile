@@ -13,15 +13,22 @@ export PYTHONPATH := $(CURDIR)
 # dbt and dagster-dbt find the `dbt` executable on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test install manifest ui mlflow bench lint docs stop clean lock
+.PHONY: demo test install manifest ui mlflow bench lint docs stop clean lock boards chromium
 
 ## demo: set up a fresh machine and run the nightly pipeline on demo data
 demo: install manifest
 	$(PY) -m orchestration.demo
 
 ## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow)
-test: install manifest lint
+test: install manifest lint chromium
 	$(PY) -m pytest -q --durations=15
+
+## chromium: the Debian browser the boards' browser tests drive (Playwright's own download needs the
+## internet); installed only when absent, quietly
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 install: $(VENV)/.installed
 
@@ -35,6 +42,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 ## manifest: dbt's manifest.json, which @dbt_assets reads at load (a build product, never committed)
 manifest: install
 	$(VENV)/bin/dagster-dbt project prepare-and-package --file orchestration/dbt_project.py
+
+## boards: the dashboards (executive, observability, review queue) on http://127.0.0.1:8501
+boards: install
+	$(PY) -m boards.serve --port 8501
 
 ## ui: the Dagster UI on http://127.0.0.1:3000 over this project's instance
 ui: install manifest

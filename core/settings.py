@@ -13,6 +13,8 @@ default with one environment variable:
 | model registry      | MLFLOW_TRACKING_URI    | sqlite:///<state>/mlflow/mlflow.db               |
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
 | executor            | KAIROO_EXECUTOR        | in_process (multiprocess in production)          |
+| boards' reader      | KAIROO_READER_URL      | the warehouse, as role kairoo_reader (no password)|
+| review decisions    | KAIROO_REVIEWER_URL    | the warehouse, as role kairoo_reviewer            |
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ class Settings:
     partition_start: str
     executor: str
     extra: dict[str, str] = field(default_factory=dict)
+    # The boards connect with the least privilege they need: None means the warehouse's server and
+    # database as the role itself without a password (the embedded server trusts local sockets);
+    # production sets URLs that carry each role's secret.
+    reader_url: str | None = None
+    reviewer_url: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -71,4 +78,6 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=env.get("KAIROO_MLFLOW_ARTIFACTS") or str(mlflow_dir / "artifacts"),
         partition_start=env.get("KAIROO_PARTITION_START") or "2026-01-01",
         executor=env.get("KAIROO_EXECUTOR") or "in_process",
+        reader_url=env.get("KAIROO_READER_URL") or None,
+        reviewer_url=env.get("KAIROO_REVIEWER_URL") or None,
     )

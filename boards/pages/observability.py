@@ -1,0 +1,1 @@
+"""Observability board (filled in below once the observability marts are published)."""

@@ -1,0 +1,1 @@
+"""Review queue (filled in below once the plans stage exists)."""
