@@ -6,13 +6,13 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Kairoo boards", page_icon=":material/monitoring:", layout="wide")
 page = st.navigation(
     {
         "Boards": [
-            st.Page(PAGES / "executive.py", title="Executive", url_path="executive", default=True),
+            st.Page(PAGES / "executive.py", title="Executive", default=True),
             st.Page(PAGES / "observability.py", title="Observability", url_path="observability"),
             st.Page(PAGES / "review.py", title="Review queue", url_path="review"),
         ]

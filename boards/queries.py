@@ -191,7 +191,9 @@ def exec_figures(conn: psycopg.Connection, f: ExecFilters) -> ExecFigures:
     ).fetchone()
     tools = conn.execute(
         """
-        select coalesce(sum(sessions), 0), coalesce(sum(sessions) filter (where tool_id = 'interview_coach'), 0)
+        select
+            coalesce(sum(sessions), 0),
+            coalesce(sum(sessions) filter (where tool_id = 'interview_coach'), 0)
         from marts.mart_tenant_tool_usage_daily
         where usage_date between %(start)s and %(end)s
           and (%(tenant)s::text is null or tenant_id = %(tenant)s::text)
@@ -283,7 +285,8 @@ def mobility(conn: psycopg.Connection, f: ExecFilters) -> Mobility:
         """
         with scoped as (
             select * from marts.mart_workforce_mobility
-            where (%(tenant)s::text is null or tenant_id = %(tenant)s::text) and %(tenant)s::text is distinct from %(direct)s
+            where (%(tenant)s::text is null or tenant_id = %(tenant)s::text)
+              and %(tenant)s::text is distinct from %(direct)s
         ),
         latest as (
             select distinct on (tenant_id, department) tenant_id, department, headcount
@@ -324,4 +327,75 @@ def mobility(conn: psycopg.Connection, f: ExecFilters) -> Mobility:
         terminations=total_of("terminations"),
         internal_moves=total_of("moves_in") + total_of("promotions") + total_of("lateral_moves"),
         by_department=by_department,
+    )
+
+
+# --- observability board ------------------------------------------------------------------------
+
+# The observability marts (monitoring stage, #14), in the board's order, with what each section is.
+OBS_SECTIONS: dict[str, str] = {
+    "mart_obs_nights": "Nights: runs, verdicts, checks passed and failed",
+    "mart_obs_quarantine": "Quarantine by night, source and rule",
+    "mart_obs_drift": "Drift",
+    "mart_obs_bias": "Bias",
+    "mart_obs_anomalies": "Anomalies",
+    "mart_obs_freshness": "Freshness",
+    "mart_obs_models": "Model versions and promotion decisions",
+    "mart_obs_plan_costs": "Plan costs, cache hits and fallbacks",
+    "mart_obs_waivers": "Waivers in force",
+}
+OBS_NIGHTS = 14  # how many nights the board looks back
+
+
+def _columns(conn: psycopg.Connection, table: str) -> list[str]:
+    rows = conn.execute(
+        """
+        select column_name from information_schema.columns
+        where table_schema = 'marts' and table_name = %s
+        order by ordinal_position
+        """,
+        (table,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def obs_rows(
+    conn: psycopg.Connection, table: str, nights: int = OBS_NIGHTS, limit: int = 200
+) -> pd.DataFrame:
+    """The last `nights` nights of one observability mart (newest first), at most `limit` rows.
+
+    Tables without an `as_of_date` (waivers in force) are shown whole. Only the marts listed in
+    OBS_SECTIONS may be named, and only when published.
+    """
+    from psycopg import sql
+
+    if table not in OBS_SECTIONS:
+        raise ValueError(f"{table} is not an observability mart (one of {sorted(OBS_SECTIONS)})")
+    require(conn, table)
+    columns = _columns(conn, table)
+    target = sql.Identifier("marts", table)
+    if "as_of_date" in columns:
+        query = sql.SQL(
+            "select * from {t} where as_of_date > (select max(as_of_date) from {t}) - %(nights)s"
+            " order by as_of_date desc, {order} limit %(limit)s"
+        ).format(t=target, order=sql.SQL(", ").join(sql.Identifier(c) for c in columns if c != "as_of_date"))
+    else:
+        query = sql.SQL("select * from {t} order by {order} limit %(limit)s").format(
+            t=target, order=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+    return frame(conn, query.as_string(conn), {"nights": nights, "limit": limit})
+
+
+def obs_nights(conn: psycopg.Connection, nights: int = OBS_NIGHTS) -> pd.DataFrame:
+    """One row per night, oldest first: the verdict and its checks (the board's trend)."""
+    require(conn, "mart_obs_nights")
+    return frame(
+        conn,
+        """
+        select as_of_date, run_id, verdict, checks_passed, checks_failed
+        from marts.mart_obs_nights
+        where as_of_date > (select max(as_of_date) from marts.mart_obs_nights) - %(nights)s
+        order by as_of_date, run_id
+        """,
+        {"nights": nights},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -23,9 +23,15 @@ CACHE_TTL_S = 600
 
 
 @st.cache_resource(show_spinner=False)
-def reader_conninfo() -> str:
-    """The reader role's connection string (resolving it may start the embedded server: once)."""
+def _reader_conninfo(reader_url: str | None, database_url: str | None, state_dir: str) -> str:
+    # Resolving it may start the embedded server: once per distinct configuration.
     return reader_params(get_settings()).conninfo()
+
+
+def reader_conninfo() -> str:
+    """The reader role's connection string for the current settings."""
+    s = get_settings()
+    return _reader_conninfo(s.reader_url, s.database_url, str(s.state_dir))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -43,12 +49,30 @@ def query(name: str, *args: Any) -> Any:
     return _cached(name, reader_conninfo(), args)
 
 
-def page_start(title: str) -> float:
-    """Title and banner; returns the start time for `page_end`."""
-    began = time.perf_counter()
-    st.title(title)
-    render_banner(query("banner"))
-    return began
+class Page:
+    """One page run: title and banner first, then charts through `chart`, then `end`."""
+
+    def __init__(self, title: str) -> None:
+        self.began = time.perf_counter()
+        self.charts = 0
+        st.title(title)
+        render_banner(query("banner"))
+
+    def chart(self, figure: Any, key: str) -> None:
+        self.charts += 1
+        st.plotly_chart(figure, key=key)
+
+    def not_published(self, err: queries.NotPublished) -> NoReturn:
+        """Say what is missing instead of a traceback, and end the page there."""
+        st.info(f"{err}. Run `make demo` (or wait for tonight's run) and reload.")
+        self.end()
+        st.stop()
+
+    def end(self) -> None:
+        """The last element of every page. The browser tests and the benchmark wait for it and for
+        the charts it announces (Plotly draws them in the browser after the script has ended)."""
+        elapsed = time.perf_counter() - self.began
+        st.caption(f"Page ready: {self.charts} charts; script ran in {elapsed:.2f} s.")
 
 
 def render_banner(b: queries.Banner) -> None:
@@ -63,11 +87,6 @@ def render_banner(b: queries.Banner) -> None:
         text += " · the latest night did not publish: these marts are from an earlier night"
     show = {"pass": st.success, "warn": st.warning, "block": st.error}.get(b.verdict or "", st.info)
     show(text, icon=":material/event:")
-
-
-def not_published(err: queries.NotPublished) -> None:
-    st.info(f"{err} Run `make demo` (or wait for tonight's run) and reload.")
-    st.stop()
 
 
 def count(n: int | None) -> str:
@@ -90,6 +109,30 @@ def figures_table(figures: Mapping[str, Any]) -> None:
     st.table(rows, hide_index=True)
 
 
-def page_end(began: float) -> None:
-    """The last element of every page: the browser tests and the benchmark wait for it."""
-    st.caption(f"Page ready: rendered in {time.perf_counter() - began:.2f} s (server side).")
+def cell(value: Any) -> str:
+    """One table cell, exact: floats unrounded (repr), dates ISO, JSON as JSON, nulls empty."""
+    import datetime as dt
+    import decimal
+    import json
+
+    if value is None or (isinstance(value, float) and value != value):  # NaN: a missing number
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def exact_table(frame: Any) -> None:
+    """A table whose every cell is the exact published value (st.table, so it is plain HTML)."""
+    import pandas as pd
+
+    shown = pd.DataFrame(
+        {c: [cell(v) for v in frame[c].tolist()] for c in frame.columns}, columns=frame.columns
+    )
+    st.table(shown, hide_index=True)

@@ -14,12 +14,12 @@ import streamlit as st
 
 from boards import queries, ui
 
-began = ui.page_start("Executive dashboard")
+page = ui.Page("Executive dashboard")
 try:
     first, last = ui.query("exec_bounds")
     choices = ui.query("segments")
 except queries.NotPublished as err:
-    ui.not_published(err)
+    page.not_published(err)
 
 left, right = st.columns([2, 1])
 with left:
@@ -31,10 +31,15 @@ with left:
         key="exec_range",
     )
 with right:
-    segment = st.selectbox("Segment", choices, key="exec_segment",
-                           help="Every user, users no tenant employs (direct), or one enterprise tenant.")  # fmt: skip
+    segment = st.selectbox(
+        "Segment",
+        choices,
+        key="exec_segment",
+        help="Every user, users no tenant employs (direct), or one enterprise tenant.",
+    )
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info("Pick the last day of the range.")
+    page.end()
     st.stop()
 filters = queries.ExecFilters(picked[0], picked[1], segment)
 figures = ui.query("exec_figures", filters)
@@ -48,7 +53,7 @@ c[0].metric("DAU", ui.count(figures.dau))
 c[1].metric("WAU", ui.count(figures.wau))
 c[2].metric("MAU", ui.count(figures.mau))
 long = trend.melt("activity_date", ["dau", "wau", "mau"], var_name="measure", value_name="users")
-st.plotly_chart(px.line(long, x="activity_date", y="users", color="measure", height=300), key="chart_active")
+page.chart(px.line(long, x="activity_date", y="users", color="measure", height=300), key="chart_active")
 
 st.subheader(f"Job funnel, {filters.start} to {filters.end}")
 c = st.columns(6)
@@ -61,7 +66,7 @@ c[5].metric("View to apply", ui.pct(figures.view_to_apply_rate), help="Applicati
 funnel = go.Figure(go.Funnel(y=["view", "save", "apply"],
                              x=[figures.job_views, figures.job_saves, figures.job_applications]))  # fmt: skip
 funnel.update_layout(height=260, margin={"t": 10, "b": 10})
-st.plotly_chart(funnel, key="chart_funnel")
+page.chart(funnel, key="chart_funnel")
 
 st.subheader("Learning")
 c = st.columns(4)
@@ -71,15 +76,15 @@ c[2].metric("Completion rate", ui.pct(figures.completion_rate), help="Completion
 c[3].metric("Learning hours", ui.hours(figures.learning_hours))
 learning = trend.melt("activity_date", ["module_starts", "module_completions"], var_name="measure",
                       value_name="modules")  # fmt: skip
-st.plotly_chart(px.bar(learning, x="activity_date", y="modules", color="measure", barmode="group", height=280),
-                key="chart_learning")  # fmt: skip
+page.chart(px.bar(learning, x="activity_date", y="modules", color="measure", barmode="group", height=280),
+           key="chart_learning")  # fmt: skip
 
 st.subheader("Career tools")
 c = st.columns(2)
 c[0].metric("Tool sessions", ui.count(figures.tool_sessions))
 c[1].metric("Interview coach sessions", ui.count(figures.interview_coach_sessions))
 if len(tools):
-    st.plotly_chart(px.line(tools, x="usage_date", y="sessions", color="tool_id", height=280), key="chart_tools")
+    page.chart(px.line(tools, x="usage_date", y="sessions", color="tool_id", height=280), key="chart_tools")
 
 st.subheader("Workforce mobility")
 if filters.segment == queries.DIRECT:
@@ -91,7 +96,8 @@ else:
     c[2].metric("Terminations", ui.count(mobility.terminations))
     c[3].metric("Internal moves", ui.count(mobility.internal_moves),
                 help="Department moves, promotions and lateral moves.")  # fmt: skip
-    c[4].metric("Attrition rate", ui.pct(mobility.attrition_rate), help="Terminations per employee at the end.")
+    c[4].metric("Attrition rate", ui.pct(mobility.attrition_rate),
+                help="Terminations per employee at the end.")  # fmt: skip
     c[5].metric("Internal mobility rate", ui.pct(mobility.internal_mobility_rate),
                 help="Internal moves per employee at the end.")  # fmt: skip
     st.table(mobility.by_department, hide_index=True)
@@ -107,4 +113,4 @@ if filters.segment != queries.DIRECT:
         "mobility.internal_mobility_rate": mobility.internal_mobility_rate,
     }
 ui.figures_table(shown)
-ui.page_end(began)
+page.end()

@@ -1,1 +1,0 @@
-"""Observability board (filled in below once the observability marts are published)."""

@@ -1,1 +1,0 @@
-"""Review queue (filled in below once the plans stage exists)."""
