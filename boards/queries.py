@@ -48,11 +48,14 @@ def require(conn: psycopg.Connection, *tables: str) -> None:
             raise NotPublished(f"marts.{table} is not published yet: no night has passed its checks")
 
 
-def frame(conn: psycopg.Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """A query's rows as a DataFrame (column names from the cursor)."""
+def frame(
+    conn: psycopg.Connection, sql: str, params: dict[str, Any] | None = None, *, exact: bool = False
+) -> pd.DataFrame:
+    """A query's rows as a DataFrame (column names from the cursor). `exact` keeps every value as
+    PostgreSQL returned it (object columns: an integer column with nulls stays integers)."""
     cur = conn.execute(sql, params or {})
     columns = [c.name for c in cur.description or []]
-    return pd.DataFrame(cur.fetchall(), columns=columns)
+    return pd.DataFrame(cur.fetchall(), columns=columns, dtype=object if exact else None)
 
 
 # --- the banner every page carries -------------------------------------------------------------
@@ -362,9 +365,10 @@ def _columns(conn: psycopg.Connection, table: str) -> list[str]:
 def obs_rows(
     conn: psycopg.Connection, table: str, nights: int = OBS_NIGHTS, limit: int = 200
 ) -> pd.DataFrame:
-    """The last `nights` nights of one observability mart (newest first), at most `limit` rows.
+    """The last `nights` days of one observability mart (newest first), at most `limit` rows.
 
-    Tables without an `as_of_date` (waivers in force) are shown whole. Only the marts listed in
+    The day is the night's `as_of_date`, or the delivery day (`partition_date`) for quarantine and
+    freshness; tables without either (waivers in force) are shown whole. Only the marts listed in
     OBS_SECTIONS may be named, and only when published.
     """
     from psycopg import sql
@@ -373,17 +377,17 @@ def obs_rows(
         raise ValueError(f"{table} is not an observability mart (one of {sorted(OBS_SECTIONS)})")
     require(conn, table)
     columns = _columns(conn, table)
+    day = next((c for c in ("as_of_date", "partition_date") if c in columns), None)
     target = sql.Identifier("marts", table)
-    if "as_of_date" in columns:
+    rest = sql.SQL(", ").join(sql.Identifier(c) for c in columns if c != day)
+    if day:
         query = sql.SQL(
-            "select * from {t} where as_of_date > (select max(as_of_date) from {t}) - %(nights)s"
-            " order by as_of_date desc, {order} limit %(limit)s"
-        ).format(t=target, order=sql.SQL(", ").join(sql.Identifier(c) for c in columns if c != "as_of_date"))
+            "select * from {t} where {d} > (select max({d}) from {t}) - %(nights)s"
+            " order by {d} desc, {rest} limit %(limit)s"
+        ).format(t=target, d=sql.Identifier(day), rest=rest)
     else:
-        query = sql.SQL("select * from {t} order by {order} limit %(limit)s").format(
-            t=target, order=sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
-    return frame(conn, query.as_string(conn), {"nights": nights, "limit": limit})
+        query = sql.SQL("select * from {t} order by {rest} limit %(limit)s").format(t=target, rest=rest)
+    return frame(conn, query.as_string(conn), {"nights": nights, "limit": limit}, exact=True)
 
 
 def obs_nights(conn: psycopg.Connection, nights: int = OBS_NIGHTS) -> pd.DataFrame:

@@ -60,7 +60,7 @@ class Page:
 
     def chart(self, figure: Any, key: str) -> None:
         self.charts += 1
-        st.plotly_chart(figure, key=key)
+        st.plotly_chart(figure, key=key, config={"displayModeBar": False})
 
     def not_published(self, err: queries.NotPublished) -> NoReturn:
         """Say what is missing instead of a traceback, and end the page there."""
