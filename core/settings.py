@@ -13,8 +13,8 @@ default with one environment variable:
 | model registry      | MLFLOW_TRACKING_URI    | sqlite:///<state>/mlflow/mlflow.db               |
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
 | executor            | KAIROO_EXECUTOR        | in_process (multiprocess in production)          |
-| boards' reader      | KAIROO_READER_URL      | the warehouse, as role kairoo_reader (no password)|
-| review decisions    | KAIROO_REVIEWER_URL    | the warehouse, as role kairoo_reviewer            |
+| boards' reader      | KAIROO_READER_URL      | the warehouse as kairoo_reader (no password)     |
+| review decisions    | KAIROO_REVIEWER_URL    | the warehouse as kairoo_reviewer                 |
 """
 
 from __future__ import annotations
