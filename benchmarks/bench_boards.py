@@ -221,7 +221,11 @@ def measure(url: str) -> dict[str, list[float]]:
                 page = context.new_page()
                 began = time.perf_counter()
                 page.goto(f"{url}/{path}")
-                page.wait_for_function(READY_JS, timeout=120_000, polling=20)
+                try:
+                    page.wait_for_function(READY_JS, timeout=120_000, polling=50)
+                except Exception as err:
+                    text = page.locator("body").inner_text()[-600:]
+                    raise SystemExit(f"bench_boards: {page_name!r} not ready: {err}; shows: {text}") from err
                 times[page_name].append(time.perf_counter() - began)
                 page.close()
         browser.close()

@@ -22,7 +22,9 @@ except queries.NotPublished as err:
     page.not_published(err)
 
 latest = nights.iloc[-1] if len(nights) else None
-if latest is not None:
+if latest is None:
+    st.caption("marts.mart_obs_nights has no night yet: a night's verdict is published by the next night.")
+else:
     c = st.columns(4)
     c[0].metric("Latest night", str(latest["as_of_date"]))
     c[1].metric("Verdict", str(latest["verdict"]).upper())
