@@ -53,7 +53,8 @@ READY_JS = """() => {
   const captions = document.querySelectorAll('[data-testid="stCaptionContainer"]');
   const last = captions.length ? captions[captions.length - 1].textContent : '';
   const m = last.match(/Page ready: (\\d+) charts/);
-  if (!m || document.querySelector('[data-testid="stStatusWidget"]')) return false;
+  const busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]';
+  if (!m || document.querySelector(busy)) return false;
   const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
   return charts.length >= Number(m[1]) && charts.every((c) => c.querySelector('.main-svg'));
 }"""
@@ -224,7 +225,7 @@ def measure(url: str) -> dict[str, list[float]]:
                 try:
                     page.wait_for_function(READY_JS, timeout=120_000, polling=50)
                 except Exception as err:
-                    text = page.locator("body").inner_text()[-600:]
+                    text = page.locator("body").inner_text()[:1500]
                     raise SystemExit(f"bench_boards: {page_name!r} not ready: {err}; shows: {text}") from err
                 times[page_name].append(time.perf_counter() - began)
                 page.close()
@@ -266,7 +267,8 @@ def main() -> None:
         raise SystemExit("bench_boards: /usr/bin/chromium is missing (make chromium)")
     state = Path(tempfile.mkdtemp(prefix="kbb-", dir="/tmp"))
     try:
-        server = start_embedded(state / "pg", outlive_process=False)
+        # outlives this process on purpose: stopped explicitly below (the app server is another process)
+        server = start_embedded(state / "pg", outlive_process=True)
         reference = run_tier(server, "S", state, 8611)
         measured = reference if tier == "S" else run_tier(server, tier, state, 8612)
         print(json.dumps({

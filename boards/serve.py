@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", default="127.0.0.1")
     args = parser.parse_args(argv)
     print(f"Kairoo boards on http://{args.address}:{args.port}", flush=True)
-    return subprocess.call(command(args.port, args.address), env=environment())
+    # Replace this process with Streamlit: whoever stops it (Ctrl-C, a test, the benchmark) stops
+    # the server itself, never leaving an orphan holding the port.
+    argv = command(args.port, args.address)
+    os.execve(argv[0], argv, environment())
 
 
 if __name__ == "__main__":

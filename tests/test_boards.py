@@ -380,12 +380,14 @@ def server(night: Night) -> Iterator[Server]:
     process.wait(timeout=20)
 
 
-# Ready: the page's last element is drawn, Streamlit is not running, and every chart it announced is drawn.
+# Ready: the page's last element is drawn, Streamlit is not running, no element is still loading (skeleton),
+# and every chart the page announced is drawn.
 READY_JS = """() => {
   const captions = document.querySelectorAll('[data-testid="stCaptionContainer"]');
   const last = captions.length ? captions[captions.length - 1].textContent : '';
   const m = last.match(/Page ready: (\\d+) charts/);
-  if (!m || document.querySelector('[data-testid="stStatusWidget"]')) return false;
+  const busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]';
+  if (!m || document.querySelector(busy)) return false;
   const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
   return charts.length >= Number(m[1]) && charts.every((c) => c.querySelector('.main-svg'));
 }"""
@@ -572,7 +574,16 @@ def test_review_round_trip_in_the_browser(night: Night, server: Server, browser,
 
     result = night.run(END + timedelta(days=1), END + timedelta(days=1))
     assert result.success, [e.message for e in result.all_events if e.is_failure]
+    # The night honoured the decision once: the edit is stored as the reviewer's plan...
+    applied = night.rows(
+        "select v.provider, v.model, v.plan->>'summary', q.applied_at is not null"
+        " from plans.plan_versions as v, plans.review_queue as q"
+        " where v.user_key = %(u)s and v.provider = 'human' and q.plan_id = %(p)s",
+        {"u": user_key, "p": queued_id},
+    )
+    assert applied == [("human", "reviewer:reviewer.ana", edited["summary"], True)]
+    # ...and it is the user's published plan.
     plan, provider = night.rows(
         "select plan, provider from marts.user_plans where user_key = %(u)s", {"u": user_key}
     )[0]
-    assert provider == "human" and plan["summary"] == edited["summary"]
+    assert (provider, plan["summary"]) == ("human", edited["summary"])
