@@ -4,6 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STATE ?= $(CURDIR)/.kairoo
+# The domain packages type-checked by `make lint` (ingestion and ml join as their rework lands).
+TYPED := core taxonomy generator quality
 export KAIROO_STATE_DIR ?= $(STATE)
 export DAGSTER_HOME ?= $(KAIROO_STATE_DIR)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
@@ -13,15 +15,19 @@ export PYTHONPATH := $(CURDIR)
 # dbt and dagster-dbt find the `dbt` executable on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test install manifest ui mlflow bench lint docs stop clean lock boards chromium
+.PHONY: demo test test-fast install manifest ui mlflow bench lint docs stop clean lock image boards chromium
 
 ## demo: set up a fresh machine and run the nightly pipeline on demo data
 demo: install manifest
 	$(PY) -m scripts.demo
 
-## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow)
-test: install manifest lint chromium
+## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow, offline deploy/ validation)
+test: install manifest lint chromium $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest -q --durations=15
+
+## test-fast: the domain and unit tests (no dbt build, no whole night, no training): under a minute
+test-fast: install manifest
+	$(PY) -m pytest -q -m "not slow" --durations=5
 
 ## chromium: the Debian browser the boards' browser tests drive (Playwright's own download needs the
 ## internet); installed only when absent, quietly
@@ -37,6 +43,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.8
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
+	touch $@
+
+# checkov (tests/test_deploy.py) pins packaging<24, which pytest 9 cannot share: its own venv, own lock.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: deploy/checkov.lock $(VENV)/.installed
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python -r deploy/checkov.lock
 	touch $@
 
 ## manifest: dbt's manifest.json, which @dbt_assets reads at load (a build product, never committed)
@@ -60,10 +73,12 @@ mlflow: install
 bench: install manifest
 	@for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
-## lint: ruff on Python, sqlfluff (postgres) on the dbt models
+## lint: ruff, the layer contracts (import-linter), mypy on the domain packages, sqlfluff on the dbt models
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy $(TYPED)
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 docs: install manifest
@@ -79,3 +94,10 @@ clean: stop
 ## lock: re-resolve requirements.lock from pyproject.toml
 lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -p 3.11 -o requirements.lock
+	$(VENV)/bin/uv pip compile deploy/checkov.in -p 3.11 -o deploy/checkov.lock
+
+## image: the code-location image (deploy/Dockerfile); skipped with the reason where no Docker engine answers
+IMAGE_REPOSITORY ?= kairoo-platform
+IMAGE_PUSH ?=
+image: install
+	$(PY) -m deploy.image --repository "$(IMAGE_REPOSITORY)" $(if $(IMAGE_PUSH),--push)

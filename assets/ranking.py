@@ -15,6 +15,7 @@ from assets.warehouse import LOOKBACK_DAYS
 from core.publish import PublishSpec
 from quality.mart_suites import RECOMMENDATION_SUITES
 from runtime.gx import suite_check
+from runtime.k8s import step_tags
 from runtime.metadata import plain
 from runtime.partitions import daily, single_run, window_of
 from runtime.publishing import publish_asset
@@ -78,6 +79,7 @@ class RankerSettings(dg.Config):
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"python", "postgres"},
+    op_tags=step_tags("candidates"),
     description="Per user, the jobs and learning modules worth ranking (skill overlap, sparse retrieval).",
 )
 def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -112,6 +114,7 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"lightgbm", "mlflow"},
+    op_tags=step_tags("ranker_challenger"),
     description=(
         "Tonight's LightGBM LambdaRank model, trained on feedback before the split, registered as challenger."
     ),
@@ -180,6 +183,7 @@ def promotion_gate(
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"lightgbm", "postgres"},
+    op_tags=step_tags("recommendations"),
     description="Top jobs and learning modules per user from the champion, with scores and model version.",
 )
 def recommendations(

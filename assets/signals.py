@@ -12,6 +12,7 @@ import dagster as dg
 
 from core.database import analyze
 from ingestion import PARTITIONED_SOURCES, REFERENCE_SOURCES, ingest_partition, ingest_reference
+from runtime.k8s import step_tags
 from runtime.partitions import daily, single_run, window_of
 from runtime.resources import SignalsResource, WarehouseResource
 from runtime.retries import transient_db_retries
@@ -68,6 +69,7 @@ QUARANTINE_WARN_SHARE = 0.05
     partitions_def=daily,
     backfill_policy=single_run,
     can_subset=True,
+    op_tags=step_tags("signals"),
 )
 def signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, signals: SignalsResource):
     """Load the night's files for every selected source; rejected files and bad rows are quarantined."""

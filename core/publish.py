@@ -1,7 +1,8 @@
 """Write-audit-publish: the only way data reaches the `marts` schema that dashboards read.
 
-dbt and ranking write the night's tables into `marts_build` (write); Great Expectations suites and
-dbt tests check them there and record verdicts in `ops.quality_results` (audit); `publish` then
+dbt and ranking write the night's tables into `marts_build` (write); dbt tests and Great Expectations
+suites check them there, and the GX runner records each suite's verdict in `ops.quality_results`
+(audit: dbt tests are Dagster checks of the same run, a failing one stops the night); `publish` then
 copies them into `marts` in ONE transaction, and only when every required suite of this run passed
 (publish). Readers therefore see either yesterday's marts or tonight's, never a mix and never data
 that failed a check. PostgreSQL's MVCC makes the swap atomic: readers keep their snapshot and
@@ -63,7 +64,7 @@ def gate_failures(conn: psycopg.Connection, run_id: str, required_suites: list[s
         """,
         (run_id, required_suites),
     ).fetchall()
-    verdicts = dict(rows)
+    verdicts: dict[str, bool] = dict(rows)
     problems = []
     for suite in required_suites:
         if suite not in verdicts:
@@ -147,12 +148,13 @@ def _publish_table(
         cur = conn.execute(sql.SQL("insert into {} ({}) select {} from {}").format(dst, cols, cols, src))
         return PublishedTable(spec.table, "full", None, window[1] if window else None, cur.rowcount)
 
-    last = conn.execute(
+    (last,) = conn.execute(
         "select max(window_end) from ops.publish_log where table_name = %s",
         (spec.table,),
-    ).fetchone()[0]
+    ).fetchone() or (None,)
     start = catch_up_start(last, window[0])
     end = window[1]
+    assert spec.date_column, "a window spec names its date column (checked in PublishSpec)"
     col = sql.Identifier(spec.date_column)
     conn.execute(sql.SQL("delete from {} where {} between %s and %s").format(dst, col), (start, end))
     cur = conn.execute(

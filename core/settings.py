@@ -12,7 +12,7 @@ default with one environment variable:
 | Dagster instance    | DAGSTER_HOME           | <state>/dagster (SQLite)                         |
 | model registry      | MLFLOW_TRACKING_URI    | sqlite:///<state>/mlflow/mlflow.db               |
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
-| executor            | KAIROO_EXECUTOR        | in_process (multiprocess in production)          |
+| executor            | KAIROO_EXECUTOR        | in_process (multiprocess on a server; k8s: pods) |
 | boards' reader      | KAIROO_READER_URL      | the warehouse as kairoo_reader (no password)     |
 | review decisions    | KAIROO_REVIEWER_URL    | the warehouse as kairoo_reviewer                 |
 """

@@ -101,9 +101,8 @@ def inject(faults: tuple[str, ...], files: DayFiles, seed: int) -> list[FaultRec
     rng = np.random.default_rng([seed, 500])
     out: list[FaultRecord] = []
     d = files.day
-    ev_dir = files.events.parent if files.events else None
-
     if files.events is not None:
+        ev_dir = files.events.parent
         lines = _lines(files.events)
         header, body = lines[0], lines[1:]
         # Disjoint row sets per fault, drawn once, so no row carries two faults.
@@ -199,16 +198,18 @@ def inject(faults: tuple[str, ...], files: DayFiles, seed: int) -> list[FaultRec
         out += _posting_faults(faults, files, rng)
     if files.resumes is not None and "type_errors" in faults:
         lines = _lines(files.resumes)
-        rows = sorted(int(x) for x in rng.choice(len(lines), min(2, len(lines)), replace=False))
+        picked = sorted(int(x) for x in rng.choice(len(lines), min(2, len(lines)), replace=False))
         ids = []
-        for r in rows:
+        for r in picked:
             rec = json.loads(lines[r])
             rec["years_experience"] = "ten"
             ids.append(rec["resume_id"])
             lines[r] = json.dumps(rec, ensure_ascii=False)
         _write_lines(files.resumes, lines)
-        out.append(FaultRecord("type_errors", "resumes", d, files.rel(files.resumes), len(rows),
-                               tuple(r + 1 for r in rows), tuple(ids), "years_experience 'ten'"))  # fmt: skip
+        rel = files.rel(files.resumes)
+        lines_1 = tuple(r + 1 for r in picked)
+        out.append(FaultRecord("type_errors", "resumes", d, rel, len(picked),
+                               lines_1, tuple(ids), "years_experience 'ten'"))  # fmt: skip
     return out
 
 
@@ -220,6 +221,7 @@ def _posting_faults(faults: tuple[str, ...], files: DayFiles, rng: np.random.Gen
     out: list[FaultRecord] = []
     d = files.day
     path = files.postings
+    assert path is not None, "posting faults need the day's postings file"
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     folder = path.parent
     if "missing_column" in faults:

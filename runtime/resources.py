@@ -95,12 +95,28 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     }
 
 
+EXECUTORS = ("in_process", "multiprocess", "k8s")
+
+
 def executor_for(settings: Settings | None = None) -> dg.ExecutorDefinition:
-    """In-process by default: on 2 cores a step process costs ~7 s of start-up (stack notes)."""
+    """In-process by default: on 2 cores a step process costs ~7 s of start-up (stack notes).
+
+    `k8s` (production, deploy/helm): `k8s_job_executor`, one pod per step, sized by the steps'
+    `dagster-k8s/config` tags (runtime/k8s.py). dagster-k8s is imported only then, so a development
+    code location never loads the Kubernetes client.
+    """
     settings = settings or get_settings()
+    if settings.executor == "k8s":
+        from dagster_k8s import k8s_job_executor
+
+        from runtime.k8s import k8s_executor_config
+
+        return k8s_job_executor.configured(k8s_executor_config(), name="k8s_job_executor")
     if settings.executor == "multiprocess":
         return dg.multiprocess_executor
-    return dg.in_process_executor
+    if settings.executor == "in_process":
+        return dg.in_process_executor
+    raise ValueError(f"KAIROO_EXECUTOR={settings.executor!r} is not one of {', '.join(EXECUTORS)}")
 
 
 class KairooDbtResource(DbtCliResource):
@@ -115,12 +131,12 @@ class KairooDbtResource(DbtCliResource):
         `cli` starts the process and restored right after: nothing leaks into later steps or into
         another resource bound to another database in the same process.
         """
-        with _scoped_environ(params.dbt_env()):
+        with scoped_environ(params.dbt_env()):
             return self.cli(args, context=context)
 
 
 @contextmanager
-def _scoped_environ(values: dict[str, str]) -> Iterator[None]:
+def scoped_environ(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

@@ -5,6 +5,9 @@
    has past interactions to learn from.
 3. The nightly job runs for the latest day, exactly as the 02:00 schedule would.
 Both runs are recorded in the project's Dagster instance: `make ui` shows them.
+
+The terminal gets one line per step (what ran, seconds, rows) and then the report; the full Dagster
+event log of each run goes to `<state>/logs/<run id>.log`, named in the report.
 """
 
 from __future__ import annotations
@@ -58,6 +61,11 @@ def land_demo_signals(settings: Settings, start: date, end: date, tier: str = "S
     return report.rows("interaction_events")
 
 
+# The console logger prints only warnings and errors; every event is kept in the instance and in the
+# run's log file (`write_event_log`). At DEBUG a demo night printed ~2,400 lines.
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def run_nightly(start: date, end: date, run_config: dict | None = None):
     import dagster as dg
 
@@ -73,8 +81,41 @@ def run_nightly(start: date, end: date, run_config: dict | None = None):
             "dagster/asset_partition_range_end": end.isoformat(),
         }
     began = time.perf_counter()
-    result = job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        tags=tags,
+        run_config={**QUIET_LOGGERS, **(run_config or {})},
+        raise_on_error=False,
+    )
     return result, time.perf_counter() - began, instance
+
+
+def write_event_log(instance, run_id: str, folder: Path) -> Path:
+    """Every event of the run, one line each, in a file the report names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.log"
+    with path.open("w") as out:
+        for entry in instance.all_logs(run_id):
+            when = datetime.fromtimestamp(entry.timestamp, UTC).strftime("%H:%M:%S")
+            step = f" [{entry.step_key}]" if entry.step_key else ""
+            out.write(f"{when} {entry.level}{step} {entry.message}\n")
+    return path
+
+
+def step_lines(result, instance) -> list[str]:
+    """One line per step of the run: its name, status, seconds and the rows it materialized."""
+    rows: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        count = event.event_specific_data.materialization.metadata.get("dagster/row_count")
+        if event.step_key and count is not None:
+            rows[event.step_key] = rows.get(event.step_key, 0) + int(getattr(count, "value", count))
+    lines = []
+    for stats in sorted(instance.get_run_step_stats(result.run_id), key=lambda s: s.start_time or 0):
+        seconds = (stats.end_time or 0) - (stats.start_time or 0)
+        status = stats.status.value.lower() if stats.status else "?"
+        n = f"{rows[stats.step_key]:>12,} rows" if stats.step_key in rows else ""
+        lines.append(f"  {stats.step_key:<44} {status:<9} {seconds:>7.1f} s {n}")
+    return lines
 
 
 def asset_metadata(result, asset: str) -> dict:
@@ -113,6 +154,7 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
             f"(orchestration overhead {overhead_share(instance, result.run_id, wall):.0%}); "
             f"checks {len(evals) - len(failed)} passed, {len(failed)} failed"
         )
+        print(f"  event log: {write_event_log(instance, result.run_id, settings.state_dir / 'logs')}")
         for e in failed:
             print(f"  failed check {e.asset_key.to_user_string()}:{e.check_name} ({e.severity.value})")
         # A range run records one materialization per day: the metrics are the same, print them once.
@@ -166,13 +208,17 @@ def main() -> int:
 
     print(f"code location loaded in {time.perf_counter() - began:.1f} s")
     results = []
+    print(f"history backfill {start}..{end - timedelta(days=1)} (one run):")
     history = run_nightly(start, end - timedelta(days=1))
+    print("\n".join(step_lines(history[0], history[2])))
     results.append((f"history backfill {start}..{end - timedelta(days=1)}", *history))
     # The last night also evaluates the ranker against the generator's latent truth (evaluation only).
     oracle = {
         "ops": {"ml__ranker_challenger": {"config": {"oracle_dir": str(settings.state_dir / "oracle")}}}
     }
+    print(f"nightly {end}:")
     night = run_nightly(end, end, oracle)
+    print("\n".join(step_lines(night[0], night[2])))
     results.append((f"nightly {end}", *night))
     return report(settings, results)
 

@@ -15,7 +15,6 @@ import psycopg
 import pytest
 
 from core.database import PgParams, bootstrap, ensure_database, start_embedded
-from core.settings import Settings, get_settings
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -60,25 +59,6 @@ def make_database(server: PgParams, name: str) -> PgParams:
 def fresh_db(pg_server: PgParams, request: pytest.FixtureRequest) -> PgParams:
     """A new, bootstrapped database named after the test: isolated and inspectable after a failure."""
     return make_database(pg_server, request.node.name)
-
-
-@pytest.fixture
-def settings_for(state_dir: Path, tmp_path: Path):
-    """Build Settings pointing at a given database and a per-test landing folder."""
-
-    def make(params: PgParams, **env: str) -> Settings:
-        base = {
-            "KAIROO_STATE_DIR": str(state_dir),
-            "KAIROO_DATABASE_URL": params.conninfo(),
-            "KAIROO_LANDING_URL": str(tmp_path / "landing"),
-            "DAGSTER_HOME": str(tmp_path / "dagster"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-            "KAIROO_MLFLOW_ARTIFACTS": str(tmp_path / "mlartifacts"),
-        }
-        base.update(env)
-        return get_settings(base)
-
-    return make
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -19,7 +19,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from core import windows
 from core.database import PgParams, bootstrap, ensure_database
+
+# Not in `make test-fast`: real dbt builds of generator nights.
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
@@ -82,7 +86,8 @@ def add_candidate(params: PgParams, as_of: date) -> None:
 
 
 def window(day: date) -> str:
-    return json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat()})
+    """One night's dbt vars, as the nightly step passes them (the window and core.windows' day counts)."""
+    return json.dumps({"min_date": day.isoformat(), "max_date": day.isoformat(), **windows.dbt_vars()})
 
 
 def rows(params: PgParams, query: str, *args) -> list[tuple]:

@@ -16,7 +16,8 @@ import ingestion
 from ingestion.mappings import fix_mojibake, land_mapped, us_date
 from tests.conftest import shared_data
 
-pytestmark = pytest.mark.real_data
+# Not in `make test-fast`: whole real public files through ingestion.
+pytestmark = [pytest.mark.real_data, pytest.mark.slow]
 DAY = date(2026, 1, 5)
 KEY = "real-data-test-key"
 

@@ -12,6 +12,9 @@ from ml.features import model_matrix
 from ml.synthetic import make_ranking_data
 from ml.train import RankerConfig, fit_and_evaluate, predict
 
+# Not in `make test-fast`: a Dask cluster start-up.
+pytestmark = pytest.mark.slow
+
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 
 

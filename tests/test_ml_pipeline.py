@@ -18,6 +18,9 @@ from ml.scoring import score
 from ml.synthetic import make_ranking_data, write_oracle, write_to_warehouse
 from ml.train import RankerConfig, Split, fit_and_evaluate, train_and_register
 
+# Not in `make test-fast`: LightGBM training and MLflow registration.
+pytestmark = pytest.mark.slow
+
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 AS_OF = DATES[-1] + timedelta(days=7)
 # One thread: under CPU contention from parallel test processes, two OpenMP threads ran up to 10x slower.

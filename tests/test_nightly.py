@@ -1,24 +1,32 @@
 """The night end to end, on the embedded PostgreSQL with real dbt, GX, LightGBM and MLflow.
 
 One module-scoped platform: seeded demo signals (tier S), the history as one backfill run, then
-the nightly job for the last day exactly as the 02:00 schedule runs it. Later tests re-run and
-break that same platform, in order, because each full night costs about a minute here.
+the nightly job for the last day exactly as the 02:00 schedule runs it (each full night costs about
+a minute here, so it runs once). A test that changes the platform works on its own copy (the
+database cloned from the built one, the landing files and model registry copied), so every test
+sets up what it needs and the tests pass in any order.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
+import os
+import shutil
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
 
 from core.database import PgParams, connect
 from core.settings import Settings, get_settings
 from tests.conftest import make_database
+
+# Not in `make test-fast`: whole nights through the nightly job (minutes).
+pytestmark = pytest.mark.slow
 
 START, END = date(2026, 3, 1), date(2026, 3, 10)
 BAD_DAY = END + timedelta(days=1)
@@ -31,6 +39,8 @@ class Platform:
     defs: dg.Definitions
     instance: dg.DagsterInstance
     landing: Path
+    folder: Path
+    results: dict[str, dg.ExecuteInProcessResult] = field(default_factory=dict)
 
     def run(self, start: date, end: date) -> dg.ExecuteInProcessResult:
         tags = (
@@ -53,6 +63,22 @@ class Platform:
         rows = self.query(f'select md5(t::text) from {schema}."{table}" as t')
         return len(rows), hashlib.md5("".join(sorted(r[0] for r in rows)).encode()).hexdigest()
 
+    def clone(self, name: str, folder: Path) -> Platform:
+        """An independent copy: database (PostgreSQL template), landing files and MLflow store."""
+        with psycopg.connect(self.params.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            # A template must have no other sessions: end this platform's idle ones first.
+            conn.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s",
+                (self.params.dbname,),
+            )
+            conn.execute(f'create database "{name}" template "{self.params.dbname}"')
+        params = PgParams(self.params.host, self.params.port, self.params.user, self.params.password, name)
+        for part in ("landing", "oracle", "mlartifacts"):
+            shutil.copytree(self.folder / part, folder / part, dirs_exist_ok=True)
+        shutil.copy(self.folder / "mlflow.db", folder / "mlflow.db")
+        return _platform(params, folder)
+
     def published_fingerprint(self) -> dict[str, tuple[int, str]]:
         """The fingerprint of every published table."""
         tables = self.query(
@@ -61,29 +87,48 @@ class Platform:
         return {table: self.fingerprint("marts", table) for (table,) in tables}
 
 
-@pytest.fixture(scope="module")
-def platform(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory) -> Platform:
-    from generator import GeneratorConfig, generate
+def _platform(params: PgParams, folder: Path) -> Platform:
     from orchestration.definitions import build_definitions
 
-    tmp = tmp_path_factory.mktemp("night")
-    params = make_database(pg_server, "nightly")
     settings = get_settings(
         {
-            "KAIROO_STATE_DIR": str(tmp),
+            "KAIROO_STATE_DIR": str(folder),
             "KAIROO_DATABASE_URL": params.conninfo(),
-            "KAIROO_LANDING_URL": str(tmp / "landing"),
-            "DAGSTER_HOME": str(tmp / "dagster"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}",
-            "KAIROO_MLFLOW_ARTIFACTS": str(tmp / "mlartifacts"),
+            "KAIROO_LANDING_URL": str(folder / "landing"),
+            "DAGSTER_HOME": str(folder / "dagster"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+            "KAIROO_MLFLOW_ARTIFACTS": str(folder / "mlartifacts"),
             "KAIROO_PARTITION_START": "2026-01-01",
         }
     )
+    return Platform(
+        params,
+        settings,
+        build_definitions(settings),
+        dg.DagsterInstance.ephemeral(),
+        folder / "landing",
+        folder,
+    )
+
+
+@pytest.fixture(scope="module")
+def platform(pg_server: PgParams, tmp_path_factory: pytest.TempPathFactory) -> Platform:
+    """The history as one backfill run, then the last night; both results kept for the assertions."""
+    from generator import GeneratorConfig, generate
+
+    tmp = tmp_path_factory.mktemp("night")
     generate(GeneratorConfig(tier="S", landing_dir=tmp / "landing", oracle_dir=tmp / "oracle",
                              start=START, end=END, seed=11))  # fmt: skip
-    return Platform(
-        params, settings, build_definitions(settings), dg.DagsterInstance.ephemeral(), tmp / "landing"
-    )
+    built = _platform(make_database(pg_server, "nightly"), tmp)
+    built.results["history"] = built.run(START, END - timedelta(days=1))
+    built.results["night"] = built.run(END, END)
+    return built
+
+
+@pytest.fixture
+def copy_of(platform: Platform, tmp_path: Path, request: pytest.FixtureRequest):
+    """This test's own copy of the built platform."""
+    return platform.clone(f"t_copy_{request.node.name[:40].lower()}", tmp_path)
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -95,11 +140,12 @@ def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def test_history_then_night_publishes_checked_marts(platform: Platform):
-    history = platform.run(START, END - timedelta(days=1))
+    history, night = platform.results["history"], platform.results["night"]
     assert history.success, _failed_checks(history)
-    night = platform.run(END, END)
     assert night.success, _failed_checks(night)
     assert not _failed_checks(night)
+    # dbt got the warehouse connection for its own process only.
+    assert not [k for k in os.environ if k.startswith("KAIROO_PG_")]
 
     # Every mart reached the published schema, equal to its audited build.
     published = platform.published_fingerprint()
@@ -127,7 +173,8 @@ def test_history_then_night_publishes_checked_marts(platform: Platform):
     assert gate and "reasons" in gate[0].metadata
 
 
-def test_rerunning_a_night_changes_nothing(platform: Platform):
+def test_rerunning_a_night_changes_nothing(copy_of: Platform):
+    platform = copy_of
     before = platform.published_fingerprint()
     again = platform.run(END, END)
     assert again.success, _failed_checks(again)
@@ -140,8 +187,9 @@ def test_rerunning_a_night_changes_nothing(platform: Platform):
     assert dupes == 0
 
 
-def test_a_failing_check_keeps_yesterdays_marts(platform: Platform):
+def test_a_failing_check_keeps_yesterdays_marts(copy_of: Platform):
     """Tool sessions of 11 days pass the ingestion contract but not the mart's distribution bounds."""
+    platform = copy_of
     before = platform.published_fingerprint()
     source = next((platform.landing / "interaction_events" / END.isoformat()).glob("*.csv"))
     bad_dir = platform.landing / "interaction_events" / BAD_DAY.isoformat()

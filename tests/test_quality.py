@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from core.database import connect
 from quality import Expectation, Suite, record_result, run_suite
 from quality.runner import render_query
+
+# Not in `make test-fast`: Great Expectations (16 s to import here).
+pytestmark = pytest.mark.slow
 
 SUITE = Suite(
     name="things_suite",

@@ -48,7 +48,7 @@ select
     latest_resumes.location,
     latest_resumes.category as resume_category,
     latest_resumes.education_level,
-    latest_resumes.years_experience,
+    latest_resumes.years_experience::numeric(5, 2) as years_experience,
     least(first_resumes.first_resume_date, spans.first_active_date, employees.hire_date) as signup_date,
     first_resumes.first_resume_date,
     spans.first_active_date,

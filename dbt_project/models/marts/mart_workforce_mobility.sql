@@ -144,13 +144,14 @@ select
     coalesce(departures.moves_out, 0)::integer as moves_out,
     coalesce(arrivals.promotions, 0)::integer as promotions,
     coalesce(arrivals.lateral_moves, 0)::integer as lateral_moves,
-    round(coalesce(arrivals.terminations, 0)::numeric / nullif(headcount.headcount, 0), 4) as attrition_rate,
+    round(coalesce(arrivals.terminations, 0)::numeric / nullif(headcount.headcount, 0), 4)::numeric(9, 4)
+        as attrition_rate,
     round(
         (
             coalesce(arrivals.moves_in, 0) + coalesce(arrivals.promotions, 0) + coalesce(arrivals.lateral_moves, 0)
         )::numeric / nullif(headcount.headcount, 0),
         4
-    ) as internal_mobility_rate
+    )::numeric(9, 4) as internal_mobility_rate
 from headcount
 left join arrivals
     on
