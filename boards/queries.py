@@ -48,6 +48,14 @@ def require(conn: psycopg.Connection, *tables: str) -> None:
             raise NotPublished(f"marts.{table} is not published yet: no night has passed its checks")
 
 
+def one(conn: psycopg.Connection, sql: str, params: Any = None) -> tuple[Any, ...]:
+    """The single row an aggregate query returns."""
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"query returned no row: {sql.strip().splitlines()[0]}")
+    return tuple(row)
+
+
 def frame(
     conn: psycopg.Connection, sql: str, params: dict[str, Any] | None = None, *, exact: bool = False
 ) -> pd.DataFrame:
@@ -81,7 +89,7 @@ class Banner:
 def banner(conn: psycopg.Connection) -> Banner:
     as_of = None
     if published(conn, "mart_exec_kpis_daily"):
-        as_of = conn.execute("select max(kpi_date) from marts.mart_exec_kpis_daily").fetchone()[0]
+        as_of = one(conn, "select max(kpi_date) from marts.mart_exec_kpis_daily")[0]
     if not published(conn, "mart_obs_nights"):
         return Banner(as_of, None, None, None, None, None)
     row = conn.execute(
@@ -110,9 +118,7 @@ class ExecFilters:
 def exec_bounds(conn: psycopg.Connection) -> tuple[date, date]:
     """First and last day of the executive marts."""
     require(conn, "mart_tenant_activity_daily")
-    lo, hi = conn.execute(
-        "select min(activity_date), max(activity_date) from marts.mart_tenant_activity_daily"
-    ).fetchone()
+    lo, hi = one(conn, "select min(activity_date), max(activity_date) from marts.mart_tenant_activity_daily")
     if lo is None:
         raise NotPublished("marts.mart_tenant_activity_daily is empty")
     return lo, hi
@@ -174,7 +180,8 @@ class ExecFigures:
 def exec_figures(conn: psycopg.Connection, f: ExecFilters) -> ExecFigures:
     require(conn, "mart_tenant_activity_daily", "mart_tenant_tool_usage_daily")
     params = {"start": f.start, "end": f.end, "tenant": _tenant(f.segment)}
-    activity = conn.execute(
+    activity = one(
+        conn,
         """
         select
             coalesce(sum(dau) filter (where activity_date = %(end)s), 0),
@@ -191,8 +198,9 @@ def exec_figures(conn: psycopg.Connection, f: ExecFilters) -> ExecFigures:
           and (%(tenant)s::text is null or tenant_id = %(tenant)s::text)
         """,
         params,
-    ).fetchone()
-    tools = conn.execute(
+    )
+    tools = one(
+        conn,
         """
         select
             coalesce(sum(sessions), 0),
@@ -202,10 +210,13 @@ def exec_figures(conn: psycopg.Connection, f: ExecFilters) -> ExecFigures:
           and (%(tenant)s::text is null or tenant_id = %(tenant)s::text)
         """,
         params,
-    ).fetchone()
-    counts = [int(v) for v in activity[:8]]
-    return ExecFigures(*counts, learning_hours=int(activity[8]) / 3600.0,
-                       tool_sessions=int(tools[0]), interview_coach_sessions=int(tools[1]))  # fmt: skip
+    )
+    dau, wau, mau, views, saves, applications, starts, completions, learning_s = (int(v) for v in activity)
+    return ExecFigures(
+        dau=dau, wau=wau, mau=mau, job_views=views, job_saves=saves, job_applications=applications,
+        module_starts=starts, module_completions=completions, learning_hours=learning_s / 3600.0,
+        tool_sessions=int(tools[0]), interview_coach_sessions=int(tools[1]),
+    )  # fmt: skip
 
 
 def exec_trend(conn: psycopg.Connection, f: ExecFilters) -> pd.DataFrame:

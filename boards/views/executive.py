@@ -48,7 +48,7 @@ tools = ui.query("tool_trend", filters)
 mobility = ui.query("mobility", filters)
 
 st.subheader(f"Active users on {filters.end}")
-c = st.columns(3)
+c = list(st.columns(3))
 c[0].metric("DAU", ui.count(figures.dau))
 c[1].metric("WAU", ui.count(figures.wau))
 c[2].metric("MAU", ui.count(figures.mau))
@@ -56,7 +56,7 @@ long = trend.melt("activity_date", ["dau", "wau", "mau"], var_name="measure", va
 page.chart(px.line(long, x="activity_date", y="users", color="measure", height=300), key="chart_active")
 
 st.subheader(f"Job funnel, {filters.start} to {filters.end}")
-c = st.columns(6)
+c = list(st.columns(6))
 c[0].metric("Job views", ui.count(figures.job_views))
 c[1].metric("Job saves", ui.count(figures.job_saves))
 c[2].metric("Job applications", ui.count(figures.job_applications))
@@ -69,7 +69,7 @@ funnel.update_layout(height=260, margin={"t": 10, "b": 10})
 page.chart(funnel, key="chart_funnel")
 
 st.subheader("Learning")
-c = st.columns(4)
+c = list(st.columns(4))
 c[0].metric("Modules started", ui.count(figures.module_starts))
 c[1].metric("Modules completed", ui.count(figures.module_completions))
 c[2].metric("Completion rate", ui.pct(figures.completion_rate), help="Completions per start in the range.")
@@ -80,7 +80,7 @@ page.chart(px.bar(learning, x="activity_date", y="modules", color="measure", bar
            key="chart_learning")  # fmt: skip
 
 st.subheader("Career tools")
-c = st.columns(2)
+c = list(st.columns(2))
 c[0].metric("Tool sessions", ui.count(figures.tool_sessions))
 c[1].metric("Interview coach sessions", ui.count(figures.interview_coach_sessions))
 if len(tools):
@@ -90,7 +90,7 @@ st.subheader("Workforce mobility")
 if filters.segment == queries.DIRECT:
     st.caption("Direct users have no employer: mobility applies to enterprise tenants.")
 else:
-    c = st.columns(6)
+    c = list(st.columns(6))
     c[0].metric("Headcount", ui.count(mobility.headcount), help=f"Active employees on {filters.end}.")
     c[1].metric("Hires", ui.count(mobility.hires))
     c[2].metric("Terminations", ui.count(mobility.terminations))

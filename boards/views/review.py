@@ -68,7 +68,7 @@ reason = st.text_input("Reason (optional)", key="review_reason")
 edited = st.text_area("Plan (edit, then 'Approve edited plan')", review.pretty(plan), height=360,
                       key=f"review_edit_{item['plan_id']}")  # fmt: skip
 c = st.columns(3)
-decision = None
+decision: tuple[str, dict | None] | None = None
 if c[0].button("Approve", type="primary", key="review_approve"):
     decision = ("approve", None)
 if c[1].button("Reject", key="review_reject"):
