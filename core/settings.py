@@ -14,6 +14,8 @@ default with one environment variable:
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
 | executor            | KAIROO_EXECUTOR        | in_process (multiprocess on a server; k8s: pods) |
 | mapping folders     | KAIROO_MAPPING_DIRS    | none (only ingestion/mappings/); `:`-separated   |
+| boards' reader      | KAIROO_READER_URL      | the warehouse as kairoo_reader (no password)     |
+| review decisions    | KAIROO_REVIEWER_URL    | the warehouse as kairoo_reviewer                 |
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class Settings:
     executor: str
     mapping_dirs: tuple[Path, ...] = ()  # a team's own ingestion mappings, searched before the package's
     extra: dict[str, str] = field(default_factory=dict)
+    # The boards connect with the least privilege they need: None means the warehouse's server and
+    # database as the role itself without a password (the embedded server trusts local sockets);
+    # production sets URLs that carry each role's secret.
+    reader_url: str | None = None
+    reviewer_url: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -74,4 +81,6 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         partition_start=env.get("KAIROO_PARTITION_START") or "2026-01-01",
         executor=env.get("KAIROO_EXECUTOR") or "in_process",
         mapping_dirs=tuple(Path(p) for p in (env.get("KAIROO_MAPPING_DIRS") or "").split(os.pathsep) if p),
+        reader_url=env.get("KAIROO_READER_URL") or None,
+        reviewer_url=env.get("KAIROO_REVIEWER_URL") or None,
     )

@@ -175,6 +175,8 @@ def test_every_mart_declares_its_publication(warehouse):
         "mart_exec_kpis_daily",
         "mart_learning_progress",
         "mart_workforce_mobility",
+        "mart_tenant_activity_daily",
+        "mart_tenant_tool_usage_daily",
     }
     for name, rule in marts.items():
         assert rule["mode"] in ("full", "window"), name
