@@ -125,14 +125,15 @@ def ranker_challenger(
     from ml.train import train_and_register
 
     _, end = window_of(context)
-    result = train_and_register(
-        warehouse.params(),
-        end,
-        config.to_domain(),
-        mlflow.tracking_uri,
-        mlflow.artifact_root,
-        oracle_dir=config.oracle_dir,
-    )
+    with transient_db_retries(context, "training"):
+        result = train_and_register(
+            warehouse.params(),
+            end,
+            config.to_domain(),
+            mlflow.tracking_uri,
+            mlflow.artifact_root,
+            oracle_dir=config.oracle_dir,
+        )
     meta = result.to_metadata()
     return dg.MaterializeResult(
         metadata={
@@ -156,7 +157,8 @@ def promotion_gate(
 ) -> dg.AssetCheckResult:
     from ml.registry import promote_if_better
 
-    decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, config.to_domain())
+    with transient_db_retries(context, "the promotion gate"):
+        decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, config.to_domain())
     meta = decision.to_metadata()
     return dg.AssetCheckResult(
         passed=decision.promoted,
