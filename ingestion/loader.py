@@ -29,6 +29,7 @@ from datetime import date
 import psycopg
 
 from core.database import PgParams
+from core.transient import is_transient
 from ingestion import pii, readers
 from ingestion.contracts import Column, Contract, load_contract
 from ingestion.report import FileReport, LandedFile, SourceReport
@@ -672,6 +673,10 @@ def _already(conn, landed: LandedFile) -> str | None:
 
 
 def _duplicate_of(conn, landed: LandedFile, sha: str) -> int | None:
+    # Two loads of the same bytes (two runs of one day, a re-delivery racing its original) queue here
+    # until the first one's file transaction ends, then see its manifest row (statement snapshot).
+    conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.file'), hashtext(%s || ':' || %s))",
+                 (landed.source, sha))  # fmt: skip
     row = conn.execute(
         "select file_id from ops.file_manifest where source = %s and sha256 = %s "
         "and status in ('loaded', 'empty', 'rejected') order by file_id limit 1",
@@ -769,6 +774,8 @@ def ingest_file(
         except (
             psycopg.Error
         ) as exc:  # a rule the checks did not foresee: reject the file, keep the night going
+            if is_transient(exc):
+                raise  # the server went away, not the data: the step retries (runtime/retries.py)
             problem = f"{landed.path}: load failed, nothing of this file was loaded (rule: load_error): {exc}"
             return _reject(conn, landed, contract, report, problem, began, landing_url)
         report.status = "loaded"
@@ -893,6 +900,8 @@ def ingest_files(
             fr = ingest_file(params, landed, pii_key, contract=contract, landing_url=landing_url,
                              replace_all=replace_all, pii_columns=report.pii_columns)  # fmt: skip
         except (IngestError, OSError, ValueError, psycopg.Error) as exc:  # one file never stops the night
+            if is_transient(exc):
+                raise  # ...but a lost server does: the step retries the load (runtime/retries.py)
             fr = FileReport(path=landed.path, status="rejected", bytes=landed.size, error=str(exc))
             log.warning("%s", exc)
         report.files.append(fr)
