@@ -17,7 +17,6 @@ import pytest
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from core.database import PgParams, connect
-from core.transient import dbt_failure_is_transient, is_transient
 from runtime.retries import backoff_seconds, transient_db_retries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,11 +43,15 @@ DAY = date(2026, 3, 1)
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
 )
 def test_transient_faults_are_told_from_the_rest(exc, transient):
+    from core.transient import is_transient
+
     assert is_transient(exc) is transient
 
 
 def test_a_wrapped_fault_is_found_through_its_causes():
     """SQLAlchemy (GX, pandas) wraps psycopg's error; an asset may re-raise it as its own."""
+    from core.transient import is_transient
+
     try:
         try:
             raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
@@ -59,6 +62,8 @@ def test_a_wrapped_fault_is_found_through_its_causes():
 
 
 def test_a_dbt_run_retries_only_when_every_error_is_a_lost_connection():
+    from core.transient import dbt_failure_is_transient
+
     lost = "Database Error in model stg_events\n  server closed the connection unexpectedly"
     restart = "Database Error\n  terminating connection due to administrator command"
     bug = 'Database Error in model fct_x\n  column "userid" does not exist'
@@ -69,7 +74,7 @@ def test_a_dbt_run_retries_only_when_every_error_is_a_lost_connection():
 
 def _attempt(exc: BaseException):
     context = dg.build_op_context()
-    with transient_db_retries(context, "test"):
+    with transient_db_retries(context):
         raise exc
 
 
@@ -135,6 +140,7 @@ def test_a_second_run_of_a_day_is_refused_naming_the_first(fresh_db: PgParams):
     hold_days(fresh_db, "run-bbb", [DAY]).close()
 
 
+@pytest.mark.chaos
 def test_racing_loads_of_one_file_count_it_once(fresh_db: PgParams, tmp_path: Path):
     """Two loads of the same new file at once used to leave 0 loaded / 2,000 quarantined (issue #11)."""
     from ingestion import loader
