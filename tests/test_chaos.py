@@ -39,7 +39,7 @@ from tests.conftest import make_database
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
-START, NIGHT = date(2026, 3, 1), date(2026, 3, 5)
+START, NIGHT = date(2026, 3, 2), date(2026, 3, 5)
 LOCKED_MART = "marts_build.mart_exec_kpis_daily"
 PARTITIONED = ("resumes", "job_postings", "hris_employees", "interaction_events")
 
