@@ -105,15 +105,16 @@ def ranker_challenger(
     from ml.train import train_and_register
 
     _, end = window_of(context)
-    result = train_and_register(
-        warehouse.params(),
-        end,
-        ranking.config().ranker,
-        mlflow.tracking_uri,
-        mlflow.artifact_root,
-        oracle_dir=config.oracle_dir,
-        pii_key=signals.pii_key,  # the oracle knows generator ids, the warehouse their pseudonyms
-    )
+    with transient_db_retries(context, "training"):
+        result = train_and_register(
+            warehouse.params(),
+            end,
+            ranking.config().ranker,
+            mlflow.tracking_uri,
+            mlflow.artifact_root,
+            oracle_dir=config.oracle_dir,
+            pii_key=signals.pii_key,  # the oracle knows generator ids, the warehouse their pseudonyms
+        )
     meta = result.to_metadata()
     return dg.MaterializeResult(
         metadata={
@@ -137,7 +138,8 @@ def promotion_gate(
 ) -> dg.AssetCheckResult:
     from ml.gate import promote_if_better
 
-    decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, ranking.config().ranker)
+    with transient_db_retries(context, "the promotion gate"):
+        decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, ranking.config().ranker)
     meta = decision.to_metadata()
     return dg.AssetCheckResult(
         passed=decision.promoted,

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.preflight import PREFLIGHT_KEY
 from core.database import analyze
 from ingestion import PARTITIONED_SOURCES, REFERENCE_SOURCES, ingest_partition, ingest_reference
 from runtime.k8s import step_tags
@@ -62,6 +63,7 @@ QUARANTINE_WARN_SHARE = 0.05
             group_name="signals",
             kinds={"postgres"},
             freshness_policy=FRESHNESS if s in PARTITIONED_SOURCES else None,
+            deps=[PREFLIGHT_KEY],  # nothing of the night runs unless preflight passed
         )
         for s in (*PARTITIONED_SOURCES, *REFERENCE_SOURCES)
     ],

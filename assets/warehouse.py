@@ -23,7 +23,7 @@ from runtime.k8s import step_tags
 from runtime.partitions import daily, single_run, window_of
 from runtime.publishing import publish_asset
 from runtime.resources import KairooDbtResource, WarehouseResource
-from runtime.retries import transient_db_retries
+from runtime.retries import dbt_events, transient_db_retries
 
 BUILD_SCHEMA = "marts_build"
 LOOKBACK_DAYS = windows.LOOKBACK_DAYS  # owned by core.windows (dbt var lookback_days)
@@ -66,8 +66,8 @@ def dbt_build_args(start, end) -> list[str]:
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     start, end = window_of(context)
-    with transient_db_retries(context):
-        yield from dbt.invoke(dbt_build_args(start, end), context, warehouse.params()).stream()
+    with transient_db_retries(context, "dbt build"):
+        yield from dbt_events(dbt.invoke(dbt_build_args(start, end), context, warehouse.params()))
 
 
 @dbt_assets(

@@ -100,6 +100,10 @@ def already(conn, landed: LandedFile) -> str | None:
 
 
 def duplicate_of(conn, landed: LandedFile, sha: str) -> int | None:
+    # Two loads of the same bytes (two runs of one day, a re-delivery racing its original) queue here
+    # until the first one's file transaction ends, then see its manifest row (statement snapshot).
+    conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.file'), hashtext(%s || ':' || %s))",
+                 (landed.source, sha))  # fmt: skip
     row = conn.execute(
         "select file_id from ops.file_manifest where source = %s and sha256 = %s "
         "and status in ('loaded', 'empty', 'rejected') order by file_id limit 1",

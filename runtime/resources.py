@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg
 from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
@@ -23,6 +24,11 @@ from core.database import PgParams, bootstrap, embedded_params, parse_url
 from core.settings import Settings, get_settings
 from ml.config import CandidateConfig, RankerConfig, RankingConfig
 from runtime.dbt_project import kairoo_dbt
+from runtime.partitions import PARTITION, RANGE_START, window_from_tags
+
+
+class WarehouseUnreachableError(RuntimeError):
+    """The warehouse URL (or the embedded server) does not answer; the message names the setting."""
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -32,15 +38,47 @@ class WarehouseResource(dg.ConfigurableResource):
     state_dir: str
 
     _params: PgParams | None = PrivateAttr(default=None)
+    _day_lock: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """A run's process holds the run's days for its lifetime: one run per day (core/night_lock.py)."""
+        run = context.dagster_run
+        if run is None or not ({PARTITION, RANGE_START} & set(run.tags)):
+            return  # a sensor, a schedule, an unpartitioned run: no day to hold
+        from core.night_lock import DayBusyError, days_between, hold_days
+
+        start, end = window_from_tags(run.tags)
+        try:
+            self._day_lock = hold_days(self.params(), run.run_id, days_between(start, end))
+        except DayBusyError as exc:
+            # Refused before any step ran, so no step hook will record it: record it here.
+            from core.run_failures import record_run_failure
+
+            record_run_failure(self.params(), run_id=run.run_id, job_name=run.job_name,
+                               partition_key=run.tags.get(PARTITION) or f"{start}..{end}",
+                               failed_steps=["(day lock)"], message=str(exc))  # fmt: skip
+            raise
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._day_lock is not None:
+            self._day_lock.close()
+            self._day_lock = None
 
     def params(self) -> PgParams:
         """Connection parameters; starts/joins the embedded server and bootstraps once per process."""
         if self._params is None:
-            if self.database_url:
-                params = parse_url(self.database_url)
-            else:
-                params = embedded_params(Path(self.state_dir) / "pg")
-            bootstrap(params)
+            setting = "KAIROO_DATABASE_URL" if self.database_url else "KAIROO_STATE_DIR (embedded PostgreSQL)"
+            try:
+                if self.database_url:
+                    params = parse_url(self.database_url)
+                else:
+                    params = embedded_params(Path(self.state_dir) / "pg")
+                bootstrap(params)
+            except psycopg.OperationalError as exc:
+                # Found in seconds, before any step: say which setting points at the wrong place.
+                raise WarehouseUnreachableError(
+                    f"the warehouse does not answer: {exc} (setting: {setting})"
+                ) from exc
             self._params = params
         return self._params
 
@@ -153,8 +191,9 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "ranking": RankingResource(),
         "dbt": KairooDbtResource(
             project_dir=kairoo_dbt,
-            # The dbt beside this interpreter: the code server's PATH need not include the venv.
-            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+            # The dbt beside this interpreter (the code server's PATH need not include the venv), in
+            # the wrapper that ends it with the night's process (runtime/dbt_child.py).
+            dbt_executable=str(Path(sys.executable).with_name("kairoo-dbt")),
             profiles_dir=str(kairoo_dbt.project_dir),
             target="embedded" if settings.embedded else "server",
         ),
