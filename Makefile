@@ -4,8 +4,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STATE ?= $(CURDIR)/.kairoo
-# The domain packages type-checked by `make lint` (ingestion and ml join as their rework lands).
-TYPED := core taxonomy generator quality
+# The domain packages, type-checked by `make lint`.
+TYPED := core taxonomy generator ingestion quality ml boards
 export KAIROO_STATE_DIR ?= $(STATE)
 export DAGSTER_HOME ?= $(KAIROO_STATE_DIR)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
@@ -15,19 +15,26 @@ export PYTHONPATH := $(CURDIR)
 # dbt and dagster-dbt find the `dbt` executable on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test test-fast install manifest ui mlflow bench lint docs stop clean lock
+.PHONY: demo test test-fast install manifest ui mlflow bench lint docs stop clean lock image boards chromium
 
 ## demo: set up a fresh machine and run the nightly pipeline on demo data
 demo: install manifest
 	$(PY) -m scripts.demo
 
-## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow)
-test: install manifest lint
+## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow, offline deploy/ validation)
+test: install manifest lint chromium $(CHECKOV_VENV)/.installed
 	$(PY) -m pytest -q --durations=15
 
 ## test-fast: the domain and unit tests (no dbt build, no whole night, no training): under a minute
 test-fast: install manifest
 	$(PY) -m pytest -q -m "not slow" --durations=5
+
+## chromium: the Debian browser the boards' browser tests drive (Playwright's own download needs the
+## internet); installed only when absent, quietly
+chromium:
+	@test -x /usr/bin/chromium || { echo "installing Debian chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 install: $(VENV)/.installed
 
@@ -38,9 +45,20 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(VENV)/bin/uv pip install -q --python $(PY) --no-deps -e .
 	touch $@
 
+# checkov (tests/test_deploy.py) pins packaging<24, which pytest 9 cannot share: its own venv, own lock.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: deploy/checkov.lock $(VENV)/.installed
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python -r deploy/checkov.lock
+	touch $@
+
 ## manifest: dbt's manifest.json, which @dbt_assets reads at load (a build product, never committed)
 manifest: install
 	$(VENV)/bin/dagster-dbt project prepare-and-package --file runtime/dbt_project.py
+
+## boards: the dashboards (executive, observability, review queue) on http://127.0.0.1:8501
+boards: install
+	$(PY) -m boards.serve --port 8501
 
 ## ui: the Dagster UI on http://127.0.0.1:3000 over this project's instance
 ui: install manifest
@@ -76,3 +94,10 @@ clean: stop
 ## lock: re-resolve requirements.lock from pyproject.toml
 lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -p 3.11 -o requirements.lock
+	$(VENV)/bin/uv pip compile deploy/checkov.in -p 3.11 -o deploy/checkov.lock
+
+## image: the code-location image (deploy/Dockerfile); skipped with the reason where no Docker engine answers
+IMAGE_REPOSITORY ?= kairoo-platform
+IMAGE_PUSH ?=
+image: install
+	$(PY) -m deploy.image --repository "$(IMAGE_REPOSITORY)" $(if $(IMAGE_PUSH),--push)

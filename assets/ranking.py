@@ -7,18 +7,17 @@ recommendations still refresh; the check says why); an evaluation that cannot ru
 blocks scoring and publication.
 """
 
-from dataclasses import fields
-
 import dagster as dg
 
 from assets.warehouse import LOOKBACK_DAYS
 from core.publish import PublishSpec
 from quality.mart_suites import RECOMMENDATION_SUITES
 from runtime.gx import suite_check
+from runtime.k8s import step_tags
 from runtime.metadata import plain
 from runtime.partitions import daily, single_run, window_of
 from runtime.publishing import publish_asset
-from runtime.resources import MlflowResource, WarehouseResource
+from runtime.resources import MlflowResource, RankingResource, SignalsResource, WarehouseResource
 from runtime.retries import transient_db_retries
 
 PAIR_FEATURES_KEY = dg.AssetKey(["features", "candidate_pair_features"])
@@ -44,31 +43,12 @@ TRAINING_DEPS = [
 ]
 
 
-class RankerSettings(dg.Config):
-    """Tunable hyper-parameters and gate rules (defaults: ml.train.RankerConfig)."""
+class ChallengerEvaluation(dg.Config):
+    """Offline evaluation of demo and scale runs only (the ranking knobs are the `ranking` resource)."""
 
-    num_leaves: int = 31
-    learning_rate: float = 0.05
-    n_estimators: int = 300
-    min_child_samples: int = 50
-    early_stopping_rounds: int = 30
-    seed: int = 7
-    label_window_days: int = 7
-    train_window_dates: int = 7
-    max_train_queries: int = 60_000
-    max_valid_queries: int = 50_000
-    promotion_margin: float = 0.005
-    bias_threshold: float = 0.8
-    dask_address: str | None = None
-    # The generator's latent truth, for offline evaluation of demo and scale runs only: it adds the
-    # oracle's NDCG to the run's metrics and never reaches training or scoring.
+    # The generator's latent truth: it adds the oracle's NDCG to the run's metrics and never reaches
+    # training or scoring.
     oracle_dir: str | None = None
-
-    def to_domain(self):
-        from ml.train import RankerConfig
-
-        known = {f.name for f in fields(RankerConfig)}
-        return RankerConfig(**{k: v for k, v in self.model_dump().items() if k in known})
 
 
 @dg.asset(
@@ -78,23 +58,20 @@ class RankerSettings(dg.Config):
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"python", "postgres"},
+    op_tags=step_tags("candidates"),
     description="Per user, the jobs and learning modules worth ranking (skill overlap, sparse retrieval).",
 )
-def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from ml.candidates import CandidateConfig, generate_candidates, read_retrieval_inputs
-    from ml.train import RankerConfig, dates_to_draw
+def candidates(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, ranking: RankingResource
+) -> dg.MaterializeResult:
+    from ml.candidates import draw_candidates
 
-    params = warehouse.params()
-    config = CandidateConfig()
+    config = ranking.config()
     start, end = window_of(context)
-    reports = []
     with transient_db_retries(context):
-        inputs = read_retrieval_inputs(params)
-        # A range run (backfill) draws only the dates this and the coming nights' training reads, past
-        # ones for a sample of users (they train, they are not served).
-        for day in dates_to_draw(start, end, RankerConfig()):
-            sample = None if day == end else config.backfill_users
-            reports.append(generate_candidates(params, day, config, n_users=sample, inputs=inputs))
+        # A range run (backfill) draws only the dates this and the coming nights' training reads (the
+        # ranker's windows decide them), past ones for a sample of users.
+        reports = draw_candidates(warehouse.params(), start, end, config.ranker, config.candidates)
     last = reports[-1]
     return dg.MaterializeResult(
         metadata={
@@ -112,27 +89,32 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"lightgbm", "mlflow"},
+    op_tags=step_tags("ranker_challenger"),
     description=(
         "Tonight's LightGBM LambdaRank model, trained on feedback before the split, registered as challenger."
     ),
 )
 def ranker_challenger(
     context: dg.AssetExecutionContext,
-    config: RankerSettings,
+    config: ChallengerEvaluation,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
+    ranking: RankingResource,
+    signals: SignalsResource,
 ) -> dg.MaterializeResult:
     from ml.train import train_and_register
 
     _, end = window_of(context)
-    result = train_and_register(
-        warehouse.params(),
-        end,
-        config.to_domain(),
-        mlflow.tracking_uri,
-        mlflow.artifact_root,
-        oracle_dir=config.oracle_dir,
-    )
+    with transient_db_retries(context, "training"):
+        result = train_and_register(
+            warehouse.params(),
+            end,
+            ranking.config().ranker,
+            mlflow.tracking_uri,
+            mlflow.artifact_root,
+            oracle_dir=config.oracle_dir,
+            pii_key=signals.pii_key,  # the oracle knows generator ids, the warehouse their pseudonyms
+        )
     meta = result.to_metadata()
     return dg.MaterializeResult(
         metadata={
@@ -150,13 +132,14 @@ def ranker_challenger(
 )
 def promotion_gate(
     context: dg.AssetCheckExecutionContext,
-    config: RankerSettings,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
+    ranking: RankingResource,
 ) -> dg.AssetCheckResult:
-    from ml.registry import promote_if_better
+    from ml.gate import promote_if_better
 
-    decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, config.to_domain())
+    with transient_db_retries(context, "the promotion gate"):
+        decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, ranking.config().ranker)
     meta = decision.to_metadata()
     return dg.AssetCheckResult(
         passed=decision.promoted,
@@ -169,6 +152,7 @@ def promotion_gate(
             "challenger_version": str(decision.challenger_version),
             "reasons": dg.MetadataValue.json(meta["reasons"]),
             "metrics": dg.MetadataValue.json(meta["metrics"]),
+            "rules": dg.MetadataValue.json(meta["rules"]),
         },
     )
 
@@ -180,16 +164,27 @@ def promotion_gate(
     partitions_def=daily,
     backfill_policy=single_run,
     kinds={"lightgbm", "postgres"},
+    op_tags=step_tags("recommendations"),
     description="Top jobs and learning modules per user from the champion, with scores and model version.",
 )
 def recommendations(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+    ranking: RankingResource,
 ) -> dg.MaterializeResult:
     from ml.scoring import score
 
+    ranker = ranking.config().ranker
     _, end = window_of(context)
     with transient_db_retries(context):
-        report = score(warehouse.params(), end, mlflow.tracking_uri)
+        report = score(
+            warehouse.params(),
+            end,
+            mlflow.tracking_uri,
+            model_name=ranker.model_name,
+            dask_address=ranker.dask_address,
+        )
     return dg.MaterializeResult(
         metadata={**plain(report.to_metadata()), "dagster/row_count": report.job_rows + report.module_rows}
     )

@@ -10,8 +10,10 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.preflight import PREFLIGHT_KEY
 from core.database import analyze
 from ingestion import PARTITIONED_SOURCES, REFERENCE_SOURCES, ingest_partition, ingest_reference
+from runtime.k8s import step_tags
 from runtime.partitions import daily, single_run, window_of
 from runtime.resources import SignalsResource, WarehouseResource
 from runtime.retries import transient_db_retries
@@ -61,6 +63,7 @@ QUARANTINE_WARN_SHARE = 0.05
             group_name="signals",
             kinds={"postgres"},
             freshness_policy=FRESHNESS if s in PARTITIONED_SOURCES else None,
+            deps=[PREFLIGHT_KEY],  # nothing of the night runs unless preflight passed
         )
         for s in (*PARTITIONED_SOURCES, *REFERENCE_SOURCES)
     ],
@@ -68,6 +71,7 @@ QUARANTINE_WARN_SHARE = 0.05
     partitions_def=daily,
     backfill_policy=single_run,
     can_subset=True,
+    op_tags=step_tags("signals"),
 )
 def signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource, signals: SignalsResource):
     """Load the night's files for every selected source; rejected files and bad rows are quarantined."""

@@ -3,8 +3,8 @@ the publication of those marts.
 
 dbt runs as ONE `dbt build` per night (models and their data tests; unit tests run in CI only): its
 tests become Dagster asset checks, and a failing test stops everything downstream. The partition
-window is passed as dbt vars, so incremental models process only the night's days (plus the
-lookback).
+window and the shared day counts (core.windows) are passed as dbt vars, so incremental models process
+only the night's days (plus the lookback).
 """
 
 import json
@@ -12,23 +12,33 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
+from core import windows
 from core.publish import PublishSpec
 from quality.mart_suites import MART_SUITES
 from runtime.dbt_project import kairoo_dbt
 from runtime.gx import suite_check
+from runtime.k8s import step_tags
 from runtime.partitions import daily, single_run, window_of
 from runtime.publishing import publish_asset
 from runtime.resources import KairooDbtResource, WarehouseResource
-from runtime.retries import transient_db_retries
+from runtime.retries import dbt_events, transient_db_retries
 
 BUILD_SCHEMA = "marts_build"
-LOOKBACK_DAYS = 3  # the dbt var of the same name: late events re-aggregate this many days back
+LOOKBACK_DAYS = windows.LOOKBACK_DAYS  # owned by core.windows (dbt var lookback_days)
 
 
 class KairooDbtTranslator(DagsterDbtTranslator):
-    """Asset keys are `[schema, name]` (raw/resumes, staging/stg_..., marts_build/fct_...)."""
+    """Asset keys are `[schema, name]` (raw/resumes, staging/stg_..., marts_build/fct_...).
+
+    dbt tests on the raw sources are asset checks of the raw tables, like every other dbt test: the
+    nightly build runs them, so Dagster shows their verdict (without this they were logged as
+    observations "outside Dagster's check selection", a warning on every night).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
@@ -43,9 +53,9 @@ class KairooDbtTranslator(DagsterDbtTranslator):
 PAIR_FEATURES = "candidate_pair_features"
 
 
-def dbt_vars(start, end, lookback_days: int = LOOKBACK_DAYS) -> dict[str, Any]:
-    """The partition window as dbt vars (see dbt_project.yml)."""
-    return {"min_date": start.isoformat(), "max_date": end.isoformat(), "lookback_days": lookback_days}
+def dbt_vars(start, end) -> dict[str, Any]:
+    """The partition window and the shared day counts (core.windows, one owner) as dbt vars."""
+    return {"min_date": start.isoformat(), "max_date": end.isoformat(), **windows.dbt_vars()}
 
 
 def dbt_build_args(start, end) -> list[str]:
@@ -56,8 +66,8 @@ def dbt_build_args(start, end) -> list[str]:
 
 def _dbt_build(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     start, end = window_of(context)
-    with transient_db_retries(context):
-        yield from dbt.invoke(dbt_build_args(start, end), context, warehouse.params()).stream()
+    with transient_db_retries(context, "dbt build"):
+        yield from dbt_events(dbt.invoke(dbt_build_args(start, end), context, warehouse.params()))
 
 
 @dbt_assets(
@@ -67,9 +77,10 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: KairooDbtResource, wareho
     dagster_dbt_translator=KairooDbtTranslator(),
     partitions_def=daily,
     backfill_policy=single_run,
+    op_tags=step_tags("warehouse_models"),
 )
 def warehouse_models(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
-    """Build staging → intermediate → features / marts_build for the night's window, with all tests."""
+    """Build staging → intermediate → features / marts_build for the night's window, with its data tests."""
     yield from _dbt_build(context, dbt, warehouse)
 
 
@@ -81,6 +92,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: KairooDbtResource, 
     dagster_dbt_translator=KairooDbtTranslator(),
     partitions_def=daily,
     backfill_policy=single_run,
+    op_tags=step_tags("pair_features"),
 )
 def pair_features(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     """Point-in-time features of tonight's candidate pairs (after ranking wrote ml.candidates)."""

@@ -36,7 +36,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.candidates import CandidateConfig, job_candidates, to_sparse
+from ml.config import CandidateConfig
+from ml.sparse import job_candidates, to_sparse
 
 # Days of history per tier: S as `make demo`; M enough for a full 7-date training window (see
 # ranking_pipeline.py: 16 days trains on days 1-2 only, which carry no history features).

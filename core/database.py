@@ -30,6 +30,21 @@ DDL_FILES: list[Path] = [
 ]
 
 
+# The oldest PostgreSQL the warehouse runs on (server_version_num): 15 (the ingestion row rules have a
+# path for servers without pg_input_is_valid, which arrived in 16; see ingestion/loader.py).
+MIN_SERVER_VERSION = 150000
+
+
+class UnsupportedServer(RuntimeError):
+    """The warehouse server is older than the platform supports."""
+
+
+def require_supported_server(version_num: int, version: str, where: str = "the warehouse") -> None:
+    """Refuse a server older than PostgreSQL 15, naming the version found."""
+    if version_num < MIN_SERVER_VERSION:
+        raise UnsupportedServer(f"{where} runs PostgreSQL {version}; Kairoo needs PostgreSQL 15 or newer")
+
+
 @dataclass(frozen=True)
 class PgParams:
     """Connection parameters in the shape dbt's profile and libpq want."""
@@ -152,6 +167,8 @@ def bootstrap(params: PgParams | None = None) -> None:
     """Create schemas, roles and operational tables. Idempotent; run at the start of every night."""
     params = params or warehouse_params()
     with connect(params) as conn:
+        version = conn.info.parameter_status("server_version") or str(conn.info.server_version)
+        require_supported_server(conn.info.server_version, version, f"{params.host}:{params.port}")
         # Serialise concurrent bootstraps (several step processes may start at once).
         conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.bootstrap'))")
         for path in DDL_FILES:

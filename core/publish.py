@@ -1,7 +1,8 @@
 """Write-audit-publish: the only way data reaches the `marts` schema that dashboards read.
 
-dbt and ranking write the night's tables into `marts_build` (write); Great Expectations suites and
-dbt tests check them there and record verdicts in `ops.quality_results` (audit); `publish` then
+dbt and ranking write the night's tables into `marts_build` (write); dbt tests and Great Expectations
+suites check them there, and the GX runner records each suite's verdict in `ops.quality_results`
+(audit: dbt tests are Dagster checks of the same run, a failing one stops the night); `publish` then
 copies them into `marts` in ONE transaction, and only when every required suite of this run passed
 (publish). Readers therefore see either yesterday's marts or tonight's, never a mix and never data
 that failed a check. PostgreSQL's MVCC makes the swap atomic: readers keep their snapshot and

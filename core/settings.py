@@ -12,7 +12,10 @@ default with one environment variable:
 | Dagster instance    | DAGSTER_HOME           | <state>/dagster (SQLite)                         |
 | model registry      | MLFLOW_TRACKING_URI    | sqlite:///<state>/mlflow/mlflow.db               |
 | partitions          | KAIROO_PARTITION_START | 2026-01-01                                       |
-| executor            | KAIROO_EXECUTOR        | in_process (multiprocess in production)          |
+| executor            | KAIROO_EXECUTOR        | in_process (multiprocess on a server; k8s: pods) |
+| mapping folders     | KAIROO_MAPPING_DIRS    | none (only ingestion/mappings/); `:`-separated   |
+| boards' reader      | KAIROO_READER_URL      | the warehouse as kairoo_reader (no password)     |
+| review decisions    | KAIROO_REVIEWER_URL    | the warehouse as kairoo_reviewer                 |
 | plan provider       | KAIROO_PLANS_PROVIDER  | offline (`llm`: the router's chain below)        |
 | primary LLM         | KAIROO_LLM_PRIMARY_BASE_URL, _MODEL, _API_KEY | none (key: or OPENAI_API_KEY)  |
 | secondary LLM       | KAIROO_LLM_SECONDARY_BASE_URL, _MODEL, _API_KEY | none                       |
@@ -44,7 +47,13 @@ class Settings:
     mlflow_artifact_root: str
     partition_start: str
     executor: str
+    mapping_dirs: tuple[Path, ...] = ()  # a team's own ingestion mappings, searched before the package's
     extra: dict[str, str] = field(default_factory=dict)
+    # The boards connect with the least privilege they need: None means the warehouse's server and
+    # database as the role itself without a password (the embedded server trusts local sockets);
+    # production sets URLs that carry each role's secret.
+    reader_url: str | None = None
+    reviewer_url: str | None = None
     # Plans (#13): which provider writes plans, and the OpenAI-compatible endpoints of the router's chain.
     plans_provider: str = "offline"
     llm_primary_base_url: str | None = None
@@ -86,6 +95,9 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         mlflow_artifact_root=env.get("KAIROO_MLFLOW_ARTIFACTS") or str(mlflow_dir / "artifacts"),
         partition_start=env.get("KAIROO_PARTITION_START") or "2026-01-01",
         executor=env.get("KAIROO_EXECUTOR") or "in_process",
+        mapping_dirs=tuple(Path(p) for p in (env.get("KAIROO_MAPPING_DIRS") or "").split(os.pathsep) if p),
+        reader_url=env.get("KAIROO_READER_URL") or None,
+        reviewer_url=env.get("KAIROO_REVIEWER_URL") or None,
         plans_provider=env.get("KAIROO_PLANS_PROVIDER") or "offline",
         llm_primary_base_url=env.get("KAIROO_LLM_PRIMARY_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
         llm_primary_model=env.get("KAIROO_LLM_PRIMARY_MODEL") or None,

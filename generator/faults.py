@@ -206,8 +206,10 @@ def inject(faults: tuple[str, ...], files: DayFiles, seed: int) -> list[FaultRec
             ids.append(rec["resume_id"])
             lines[r] = json.dumps(rec, ensure_ascii=False)
         _write_lines(files.resumes, lines)
-        out.append(FaultRecord("type_errors", "resumes", d, files.rel(files.resumes), len(picked),
-                               tuple(r + 1 for r in picked), tuple(ids), "years_experience 'ten'"))  # fmt: skip
+        rel = files.rel(files.resumes)
+        lines_1 = tuple(r + 1 for r in picked)
+        out.append(FaultRecord("type_errors", "resumes", d, rel, len(picked),
+                               lines_1, tuple(ids), "years_experience 'ten'"))  # fmt: skip
     return out
 
 

@@ -7,6 +7,8 @@ Public API (the Dagster assets in assets/ call these; nothing here imports dagst
 - `ingest_reference(params, landing_url, pii_key) -> list[SourceReport]`
 - `pending_files(params, landing_url) -> list[LandedFile]`
 - `SourceReport` / `FileReport` / `LandedFile`, `SourceReport.to_metadata()`
+- `RecordingError`: a file's outcome could not be recorded (the load fails, naming the file); a
+  transient database error (`psycopg.OperationalError`) propagates as is, for the step's retry
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import date
 import psycopg
 
 from core.database import PgParams
+from ingestion.bookkeeping import RecordingError
 from ingestion.contracts import Contract, load_contract
 from ingestion.loader import IngestError, ingest_file, ingest_files
 from ingestion.readers import partition_files, reference_files
@@ -33,6 +36,7 @@ __all__ = [
     "FileReport",
     "IngestError",
     "LandedFile",
+    "RecordingError",
     "SourceReport",
     "ingest_file",
     "ingest_partition",

@@ -39,7 +39,8 @@ class Column:
     pseudonym: str | None = None  # raw column holding HMAC(value); the original goes to the vault
     identifier_kind: str | None = None
     vault: bool = False  # the original value is kept in the contract's vault table
-    redact: bool = False  # free text: raw gets ops.redact_pii(value)
+    redact: bool = False  # free text: raw gets the value with personal data redacted
+    safe: bool = False  # declared free of personal data: a person-bearing source does not redact it
 
     @property
     def raw_name(self) -> str | None:
@@ -69,6 +70,7 @@ class Contract:
     vault_key: tuple[str, ...] = ()
     person_name: str | None = None
     reference: bool = False
+    event_time: str | None = None  # the column that places a record in time (events land per its day)
     extra: dict = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
@@ -92,6 +94,23 @@ class Contract:
 
     def vault_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.vault]
+
+    @property
+    def person_bearing(self) -> bool:
+        """The source describes people (it has direct or sensitive personal columns): resumes, HRIS."""
+        return any(c.pii in ("direct", "sensitive") for c in self.columns)
+
+    def redacted(self) -> list[Column]:
+        """Columns whose raw value is redacted in Python (ingestion/redact.py): the declared free text of a
+        person-bearing source and every other text column of it not declared `safe` (a phone number in
+        a headline is still a phone number). Other sources' `redact` columns use ops.redact_pii in SQL."""
+        if not self.person_bearing:
+            return []
+        return [
+            c for c in self.columns
+            if c.type == "text" and c.raw_name == c.name and not c.safe and not c.enum
+            and c.name not in self.key and (c.redact or c.pii in ("none", "free_text", "quasi"))
+        ]  # fmt: skip
 
     def pii_classes(self) -> dict[str, str]:
         """Declared PII class of every column that is not `none`."""
@@ -128,6 +147,7 @@ def parse_contract(doc: dict) -> Contract:
             vault_key=tuple(doc.get("vault_key", ())),
             person_name=doc.get("person_name"),
             reference=bool(doc.get("reference", False)),
+            event_time=doc.get("event_time"),
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(f"contract {doc.get('source', '?')}: {exc}") from exc

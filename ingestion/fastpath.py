@@ -28,6 +28,7 @@ from ingestion import pii
 from ingestion.contracts import Contract
 
 BLOCK_BYTES = 8 << 20
+FAR_OUTSIDE_DAYS = 7  # as ingestion/loader.py
 
 _INT_RE = r"^\s*[+-]?\d{1,9}\s*$"  # at most 9 digits: never overflows integer (longer ones: exact path)
 _NUM_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*$"
@@ -38,13 +39,15 @@ _TS_RE = (
 _DATE_RE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 
 
-STEP_SECONDS: dict[str, float] = {}
+def _lapper(steps: dict[str, float]):
+    """A lap function adding each step's seconds into `steps` (the file's report keeps them)."""
 
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        steps[name] = round(steps.get(name, 0.0) + now - since, 3)
+        return now
 
-def _lap(name: str, since: float) -> float:
-    now = time.perf_counter()
-    STEP_SECONDS[name] = round(STEP_SECONDS.get(name, 0.0) + now - since, 3)
-    return now
+    return lap
 
 
 class Unsuitable(Exception):
@@ -59,8 +62,10 @@ def eligible(contract: Contract, header: list[str], fmt: str | None, replace_all
     return sorted(header) == sorted(contract.names) and len(set(header)) == len(header)
 
 
-def _check(pc, pa, contract: Contract, batch, now_limit) -> None:
-    """Raise Unsuitable at the first value a contract rule might reject."""
+def _check(pc, pa, contract: Contract, batch, now_limit) -> dict:
+    """Raise Unsuitable at the first value a contract rule might reject; return the timestamp columns
+    it parsed (as int64 microseconds), for the far-off count to reuse."""
+    parsed = {}
     for c in contract.columns:
         col = batch.column(c.name)
         nulls = col.null_count
@@ -93,12 +98,14 @@ def _check(pc, pa, contract: Contract, batch, now_limit) -> None:
                 except pa.ArrowInvalid as exc:
                     raise Unsuitable(f"{c.name}: {exc}") from exc
                 # compared as integers: .as_py() on a zoned timestamp imports pandas (6 s here)
-                if pc.max(pc.cast(ts, pa.int64())).as_py() > now_limit:
+                parsed[c.name] = pc.cast(ts, pa.int64())
+                if pc.max(parsed[c.name]).as_py() > now_limit:
                     raise Unsuitable(f"{c.name}: in the future")
         elif c.type == "boolean":
             raise Unsuitable("boolean columns take the exact path")
         if c.enum and not pc.all(pc.is_in(col, value_set=pa.array(list(c.enum)))).as_py():
             raise Unsuitable(f"{c.name}: value outside the enum")
+    return parsed
 
 
 def load(
@@ -109,8 +116,14 @@ def load(
     file_id: int,
     partition_date: date | None,
     pii_key: str,
+    steps: dict[str, float] | None = None,
+    far: dict[str, int] | None = None,
 ) -> int:
-    """COPY the file into raw under the contract; return the rows loaded. Raises Unsuitable to give up."""
+    """COPY the file into raw under the contract; return the rows loaded. Raises Unsuitable to give up.
+
+    `steps` receives the seconds of each step (read, check, pseudonymize, to_csv, copy_write, ...);
+    `far["rows"]` the events whose time lies FAR_OUTSIDE_DAYS or more from the partition's day.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -120,11 +133,17 @@ def load(
 
     key = pii_key.encode()
     known = _Pseudonyms(pa, key)
-    raw_names = [c.raw_name for c in contract.columns]
+    # `eligible` excludes vault-only columns, so every contract column has a raw name here.
+    raw_names = [c.raw_name or c.name for c in contract.columns]
     # _loaded_at comes from the column default now(): parsing a second timestamp per row costs COPY time
     cols = [*raw_names, "_file_id", "_line", "_partition_date", "_contract_version"]
     pdate = partition_date.isoformat() if partition_date else ""
     now_limit = int((datetime.now(UTC) + timedelta(hours=1)).timestamp() * 1_000_000)
+    window = None
+    if contract.event_time and partition_date:  # same bounds as the exact path (whole days apart)
+        day0 = datetime(partition_date.year, partition_date.month, partition_date.day, tzinfo=UTC)
+        window = (int((day0 - timedelta(days=FAR_OUTSIDE_DAYS - 1)).timestamp() * 1e6) - 1,
+                  int((day0 + timedelta(days=FAR_OUTSIDE_DAYS)).timestamp() * 1e6))  # fmt: skip
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True)
     convert = pacsv.ConvertOptions(
         column_types={h: pa.string() for h in header},
@@ -134,7 +153,7 @@ def load(
     )
     write = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     rows = 0
-    STEP_SECONDS.clear()
+    _lap = _lapper(steps if steps is not None else {})
     cur = conn.cursor()
     # The default writer queues data for a background thread without bound while the server is the slower
     # side; the plain writer blocks on the socket instead. Peak RSS is still not flat: on 1M events
@@ -154,7 +173,14 @@ def load(
                 n = batch.num_rows
                 if not n:
                     continue
-                _check(pc, pa, contract, batch, now_limit)
+                parsed = _check(pc, pa, contract, batch, now_limit)
+                if far is not None and window is not None:
+                    us = parsed.get(contract.event_time)
+                    if us is None:  # an event time without not_future: parse it here
+                        ts = batch.column(contract.event_time)
+                        us = pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64())
+                    outside = pc.or_(pc.less_equal(us, window[0]), pc.greater_equal(us, window[1]))
+                    far["rows"] = far.get("rows", 0) + int(pc.sum(outside).as_py() or 0)
                 t = _lap("check", t)
                 arrays = []
                 for c in contract.columns:

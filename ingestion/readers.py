@@ -12,7 +12,7 @@ import io
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 import fsspec
@@ -95,7 +95,7 @@ def split_header(first_line: bytes) -> list[str]:
 
 def tolerant_csv_records(
     stream, ncols: int
-) -> Iterator[tuple[int, list[str | None] | None, str | None, str | None]]:
+) -> Iterator[tuple[int, Sequence[str | None] | None, str | None, str | None]]:
     """(record_no, fields or None, broken_rule or None, raw_text) for every data record after the header.
 
     Undecodable bytes are kept (surrogateescape) and reported as rule `encoding`; a wrong number of
@@ -122,11 +122,20 @@ def tolerant_csv_records(
         if any("\x00" in f for f in fields):
             yield rec, None, "nul_byte", raw.replace("\x00", "\\0")
         elif any(_has_surrogate(f) for f in fields):
-            yield rec, None, "encoding", raw
+            yield rec, None, _encoding_problem(fields), raw
         elif len(fields) != ncols:
             yield rec, None, f"field_count: expected {ncols} fields, found {len(fields)}", raw
         else:
             yield rec, fields, None, None
+
+
+def _encoding_problem(fields: list[str]) -> str:
+    """The `encoding` rule's message: the first undecodable byte and what to do about it."""
+    byte = next(ord(ch) - 0xDC00 for f in fields for ch in f if "\udc80" <= ch <= "\udcff")
+    return (
+        f"encoding: byte 0x{byte:02x} is not valid UTF-8; if the file is Latin-1 or cp1252 (Windows, Excel "
+        f"exports), convert it to UTF-8 or land it through a mapping with `read: {{encoding: cp1252}}`"
+    )
 
 
 def _has_surrogate(s: str) -> bool:
@@ -168,7 +177,7 @@ def _text(v) -> str | None:
 
 def jsonl_records(
     stream, header: list[str]
-) -> Iterator[tuple[int, list[str | None] | None, str | None, str | None]]:
+) -> Iterator[tuple[int, Sequence[str | None] | None, str | None, str | None]]:
     """Same shape as `tolerant_csv_records` for JSON Lines (record_no = line number)."""
     known = set(header)
     for no, line in enumerate(stream, start=1):

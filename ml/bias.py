@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import psycopg
+
+from ml.io import read_frame, table_columns
 
 PROTECTED_ATTRIBUTES = ("gender", "age_band", "region")
 
@@ -99,10 +102,8 @@ def selection_rate_ratio(hits: np.ndarray, group: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- SQL I/O
 
 
-def load_groups(conn) -> pd.DataFrame | None:
+def load_groups(conn: psycopg.Connection) -> pd.DataFrame | None:
     """Protected attributes per user from marts_build.dim_users (None when the mart is not built yet)."""
-    from ml.io import read_frame, table_columns
-
     columns = table_columns(conn, "marts_build.dim_users")
     if "user_key" not in columns:
         return None

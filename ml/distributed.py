@@ -1,7 +1,7 @@
 """Scale-out: training and scoring on a Dask cluster through lightgbm's Dask interface.
 
-Used when a scheduler address is configured (`RankerConfig.dask_address`, `score(dask_address=...)`);
-otherwise everything runs in process. The model that comes back is a plain Booster, so MLflow logging,
+Used by `ml.ranker` when a scheduler address is configured (`RankerConfig.dask_address`); otherwise
+everything runs in process. The model that comes back is a plain Booster, so MLflow logging,
 evaluation and the gate are the same for both paths.
 
 LightGBM's Dask estimators do not support early stopping, so the number of rounds is chosen on the
@@ -12,9 +12,12 @@ the same criterion the in-process path's early stopping uses.
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 
+from ml.config import RankerConfig
+from ml.evaluation import ranking_metrics
 from ml.features import ModelMatrix
 
 
@@ -36,14 +39,14 @@ def query_aligned_chunks(group: np.ndarray, parts: int) -> tuple[tuple[int, ...]
     return tuple(row_chunks), group_chunks
 
 
-def fit_ranker_dask(train: ModelMatrix, valid: ModelMatrix, config, address: str, parts: int | None = None):
+def fit_ranker_dask(
+    train: ModelMatrix, valid: ModelMatrix, config: RankerConfig, address: str, parts: int | None = None
+) -> tuple[Any, int]:
     """LambdaRank via `lightgbm.DaskLGBMRanker` on the cluster at `address`; returns (booster, best)."""
+    # dask, distributed and lightgbm cost seconds to import: only the scale-out path pays for them.
     import dask.array as da
     import lightgbm as lgb
     from distributed import Client
-
-    from ml.evaluation import ranking_metrics
-    from ml.train import judged_queries
 
     params = config.lgb_params()
     for key in ("objective", "metric", "eval_at", "num_threads", "verbose"):
@@ -61,22 +64,23 @@ def fit_ranker_dask(train: ModelMatrix, valid: ModelMatrix, config, address: str
         model.fit(x, y, group=g)
         booster = model.booster_
     # Choose the number of rounds on validation NDCG@k, as early stopping would have.
+    # `ranking_metrics` averages over the judged queries only (those with a relevant candidate), so
+    # scoring the whole validation matrix gives the judged queries' NDCG.
     frame = valid.keys.assign(grade=valid.label)
-    judged = judged_queries(frame)
     best_iteration, best_ndcg = booster.current_iteration(), -1.0
     step = 10
     for iteration in range(step, booster.current_iteration() + 1, step):
         scores = booster.predict(valid.x, num_iteration=iteration)
-        ndcg = ranking_metrics(judged, scores[judged.index.to_numpy()])["ndcg10"]
+        ndcg = ranking_metrics(frame, scores)["ndcg10"]
         if ndcg > best_ndcg + 1e-9:
             best_iteration, best_ndcg = iteration, ndcg
     booster.best_iteration = best_iteration
     return booster, best_iteration
 
 
-def predict_dask(booster, x: np.ndarray, address: str, chunk_rows: int = 250_000) -> np.ndarray:
+def predict_dask(booster: Any, x: np.ndarray, address: str, chunk_rows: int = 250_000) -> np.ndarray:
     """Scores computed on the cluster, one task per row chunk (the booster is shipped once per task)."""
-    import dask.array as da
+    import dask.array as da  # heavy, see fit_ranker_dask
     from distributed import Client
 
     if len(x) == 0:
@@ -85,9 +89,9 @@ def predict_dask(booster, x: np.ndarray, address: str, chunk_rows: int = 250_000
     model_text = booster.model_to_string(num_iteration=best)
 
     def _predict(block: np.ndarray) -> np.ndarray:
-        import lightgbm as lgb
+        import lightgbm as lgb  # on the worker, which has no module state of ours
 
-        return lgb.Booster(model_str=model_text).predict(block)
+        return np.asarray(lgb.Booster(model_str=model_text).predict(block), dtype=np.float64)
 
     with Client(address, set_as_default=False) as client:
         arr = da.from_array(x, chunks=(chunk_rows, x.shape[1]))

@@ -108,8 +108,9 @@ def oracle_utility(oracle_dir: str | Path, frame: pd.DataFrame, pii_key: str | N
 
     Reads `generator.oracle.true_utility(oracle_dir, user_ids, item_type, item_ids)` per item type. The
     warehouse only knows pseudonymized user keys, so the generator's user ids are pseudonymized with the
-    platform key (`core.settings`) and matched; pairs of unknown users get NaN. A directory holding
-    `utility.parquet` (user_key, item_type, item_id, utility; written by ml.synthetic) is read directly.
+    platform key `pii_key` (the one ingestion used) and matched; pairs of unknown users get NaN. A
+    directory holding `utility.parquet` (user_key, item_type, item_id, utility; written by ml.synthetic)
+    is read directly.
     """
     oracle_dir = Path(oracle_dir)
     table = oracle_dir / "utility.parquet"
@@ -120,7 +121,9 @@ def oracle_utility(oracle_dir: str | Path, frame: pd.DataFrame, pii_key: str | N
             utility, on=["user_key", "item_type", "item_id"], how="left"
         )
         return merged["utility"].to_numpy(dtype=float)
-    from generator.oracle import true_utility  # the generator's latent world
+    # Imported here: the generator's latent world exists on demo and benchmark machines only, and only
+    # this evaluation-only path reads it.
+    from generator.oracle import true_utility
 
     ids = generator_user_ids(oracle_dir, frame["user_key"], pii_key)
     out = np.full(len(frame), np.nan)
@@ -136,13 +139,15 @@ def generator_user_ids(oracle_dir: Path, user_keys: pd.Series, pii_key: str | No
     keys = user_keys.astype(str)
     if keys.str.fullmatch(r"u\d{7}").all():
         return keys
+    if pii_key is None:
+        raise ValueError(
+            f"the oracle in {oracle_dir} knows generator user ids, the warehouse pseudonyms: "
+            "pass the pseudonymization key (pii_key) to match them"
+        )
+    # Evaluation-only, like the oracle above; importing ingestion costs ~0.3 s (fsspec, yaml, its loader).
     from generator.oracle import load_world
     from ingestion.pii import pseudonym
 
-    if pii_key is None:
-        from core.settings import get_settings
-
-        pii_key = get_settings().pii_key
     world = load_world(oracle_dir)
     lookup = {pseudonym(f"u{i:07d}", pii_key): f"u{i:07d}" for i in range(len(world.u_occ))}
     return keys.map(lookup)

@@ -1,8 +1,8 @@
 """The model matrix: one function turns candidate pairs into LightGBM input, for training and scoring alike.
 
-Every feature comes from the warehouse view `features.candidate_pair_features` (point-in-time, computed by
-dbt from data before `as_of_date`), so training on past dates and scoring tonight read the same code path
-and there is no training/serving skew.
+Every feature comes from the warehouse table `features.candidate_pair_features` (incremental by
+`as_of_date`, point-in-time: dbt computes each date's features from data before it), so training on past
+dates and scoring tonight read the same code path and there is no training/serving skew.
 
 Protected attributes (gender, age band, region) are never features. `region_match` is left out too: it is a
 function of the user's region, i.e. a proxy of a protected attribute; `location_match` carries the
@@ -16,6 +16,9 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import psycopg
+
+from ml.io import read_frame
 
 PAIR_KEYS = ["as_of_date", "user_key", "item_type", "item_id"]
 # One ranking query = one user's candidates of one item type on one as-of date.
@@ -103,7 +106,7 @@ def query_ids(frame: pd.DataFrame) -> np.ndarray:
 
 
 def load_pairs(
-    conn,
+    conn: psycopg.Connection,
     as_of_dates: list[date],
     label_window_days: int | None,
     item_types: tuple[str, ...] = ("job", "module"),
@@ -121,8 +124,6 @@ def load_pairs(
     signal) and `max_queries` a reproducible sample of them (by a hash of the query and `seed`), both
     chosen inside PostgreSQL: at tier M one as-of date holds ~12M pairs, of which training needs a few.
     """
-    from ml.io import read_frame
-
     columns = ", ".join(f"f.{c}" for c in PAIR_KEYS + PAIR_FEATURES)
     binds = {
         "dates": list(as_of_dates),
@@ -185,7 +186,7 @@ def load_pairs(
     return frame
 
 
-def candidate_dates(conn, until: date) -> list[date]:
+def candidate_dates(conn: psycopg.Connection, until: date) -> list[date]:
     """As-of dates whose candidate pair features are built, up to and including `until`.
 
     Read from the feature table (incremental by as_of_date, indexed on it), not ml.candidates: a date whose

@@ -62,8 +62,9 @@ def iter_frames(
 ):
     """Stream the rows of ONE query as DataFrames of about `chunk_rows` rows (bounded client memory).
 
-    One statement on purpose: behind a view whose CTEs are referenced several times PostgreSQL
-    materialises the whole view, so per-chunk queries with a WHERE would recompute it once per chunk.
+    One statement on purpose: per-chunk queries with a WHERE would plan and scan once per chunk (and,
+    over a view whose CTEs are referenced several times, PostgreSQL would recompute the whole view
+    each time).
     """
     rendered = query if params is None else psycopg.ClientCursor(conn).mogrify(query, params)
     statement = sql.SQL("copy ({}) to stdout with (format csv, header true)").format(sql.SQL(rendered))

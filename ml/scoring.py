@@ -1,6 +1,6 @@
 """Batch scoring with the champion: tonight's top-k jobs and learning modules per user.
 
-Reads tonight's candidate pairs from `features.candidate_pair_features` (the same view and the same
+Reads tonight's candidate pairs from `features.candidate_pair_features` (the same table and the same
 `ml.features.model_matrix` as training: no skew), scores them in user chunks (bounded memory; prediction
 runs ~120k rows/s on 2 threads), keeps the top k per user and item type, and replaces the as-of date's rows
 in `marts_build.recommendations_jobs` / `marts_build.recommendations_modules`, published with the marts.
@@ -15,13 +15,21 @@ model-served rows from baseline ones.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import psycopg
 
-from ml.features import model_matrix
+from core.database import PgParams, connect
+from ml.evaluation import baseline_scores
+from ml.features import PAIR_FEATURES, PAIR_KEYS, model_matrix, sort_pairs
+from ml.io import iter_frames, write_frame
+from ml.ranker import Booster, predict
+from ml.registry import CHAMPION, load_version
 
 RECOMMENDATION_COLUMNS = ["as_of_date", "user_key", "item_id", "rank", "score", "model_name", "model_version"]
 TABLES = {"job": "marts_build.recommendations_jobs", "module": "marts_build.recommendations_modules"}
@@ -43,7 +51,7 @@ class ScoreReport:
     seconds: float
     score_rows_per_s: float
 
-    def to_metadata(self) -> dict:
+    def to_metadata(self) -> dict[str, Any]:
         out = asdict(self)
         out["as_of_date"] = self.as_of_date.isoformat()
         return out
@@ -69,31 +77,22 @@ def top_k_recommendations(
     return out
 
 
-def cold_start_scores(pairs: pd.DataFrame):
+def cold_start_scores(pairs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The baseline that serves before any champion, in `model_matrix` order: (sorted pairs, scores)."""
-    from ml.evaluation import baseline_scores
-    from ml.features import PAIR_KEYS, sort_pairs
-
     ordered = sort_pairs(pairs)
     return ordered[PAIR_KEYS], baseline_scores(ordered)["skill_overlap"]
 
 
-def score_frame(booster, pairs: pd.DataFrame, chunk_rows: int = 250_000, dask_address: str | None = None):
+def score_frame(
+    booster: Booster, pairs: pd.DataFrame, chunk_rows: int = 250_000, dask_address: str | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Scores for candidate pairs in `model_matrix` order; returns (sorted pairs, scores)."""
-    from ml.train import predict
-
     matrix = model_matrix(pairs, booster.feature_name(), label=None)
-    if dask_address:
-        from ml.distributed import predict_dask
-
-        scores = predict_dask(booster, matrix.x, dask_address, chunk_rows)
-    else:
-        scores = predict(booster, matrix.x, chunk_rows)
-    return matrix.keys, scores
+    return matrix.keys, predict(booster, matrix.x, chunk_rows, dask_address)
 
 
 def score(
-    params,
+    params: PgParams,
     as_of: date,
     tracking_uri: str,
     model_name: str = "kairoo-ranker",
@@ -106,10 +105,6 @@ def score(
 
     With no champion yet, the skill-overlap baseline serves (see the module docstring).
     """
-    from core.database import connect
-    from ml.io import write_frame
-    from ml.registry import CHAMPION, load_version
-
     started = time.perf_counter()
     champion = load_version(tracking_uri, model_name, CHAMPION)
     if champion is None:
@@ -159,7 +154,7 @@ def score(
     )
 
 
-def whole_users(frames):
+def whole_users(frames: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """Re-cut a stream of user-ordered frames so that no user's rows are split across two frames."""
     carry = None
     for frame in frames:
@@ -176,11 +171,8 @@ def whole_users(frames):
         yield carry
 
 
-def _stream_pairs(conn, as_of: date, chunk_rows: int):
+def _stream_pairs(conn: psycopg.Connection, as_of: date, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Tonight's candidate pairs with features, ordered by user, as DataFrames of ~chunk_rows rows."""
-    from ml.features import PAIR_FEATURES, PAIR_KEYS
-    from ml.io import iter_frames
-
     columns = ", ".join(PAIR_KEYS + PAIR_FEATURES)
     yield from iter_frames(
         conn,

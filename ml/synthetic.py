@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.database import PgParams, connect
 from ml.features import PAIR_FEATURES, PAIR_KEYS
+from ml.io import table_columns, write_frame
 
 
 @dataclass
@@ -198,15 +200,12 @@ def write_oracle(data: SyntheticData, oracle_dir: Path) -> Path:
     return oracle_dir
 
 
-def write_to_warehouse(params, data: SyntheticData) -> None:
+def write_to_warehouse(params: PgParams, data: SyntheticData) -> None:
     """Load the synthetic data into the tables ml reads (tests/bench only; dbt owns them in production).
 
     Creates `features.candidate_pair_features`, `features.interaction_labels` and `marts_build.dim_users`
     as plain tables and the matching `ml.candidates` rows. Refuses to run over dbt-built relations.
     """
-    from core.database import connect
-    from ml.io import table_columns, write_frame
-
     with connect(params) as conn:
         for table in (
             "features.candidate_pair_features",

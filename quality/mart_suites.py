@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.windows import VOLUME_BASELINE_DAYS
 from quality.suites import Expectation, Suite
 
 # A product session longer than 6 hours is a broken client or a bad clock, not a user.
@@ -36,7 +37,7 @@ fct_interactions_window = Suite(
     name="fct_interactions_window",
     schema="marts_build",
     table="fct_interactions",
-    query="select * from {schema}.{table} where event_date between '{start}'::date - 3 and '{end}'",
+    query="select * from {schema}.{table} where event_date between '{lookback_start}' and '{end}'",
     expectations=(
         Expectation("ExpectTableRowCountToBeBetween", min_value=1),
         Expectation("ExpectColumnValuesToNotBeNull", column="event_id"),
@@ -51,16 +52,16 @@ fct_interactions_window = Suite(
     ),
 )
 
-# One row per day of the window: that day's events over the trailing 7-day daily mean before it.
+# One row per day of the window: that day's events over the daily mean of the VOLUME_BASELINE_DAYS before it.
 fct_interactions_volume = Suite(
     name="fct_interactions_volume",
     schema="marts_build",
     table="fct_interactions",
-    query="""
+    query=f"""
         with daily as (
             select event_date, count(*)::float as events
-            from {schema}.{table}
-            where event_date between '{start}'::date - 7 and '{end}'
+            from {{schema}}.{{table}}
+            where event_date between '{{start}}'::date - {VOLUME_BASELINE_DAYS} and '{{end}}'
             group by event_date
         )
         select
@@ -68,10 +69,10 @@ fct_interactions_volume = Suite(
             d.events,
             d.events / nullif((
                 select avg(h.events) from daily as h
-                where h.event_date between d.event_date - 7 and d.event_date - 1
+                where h.event_date between d.event_date - {VOLUME_BASELINE_DAYS} and d.event_date - 1
             ), 0) as ratio_to_trailing_week
         from daily as d
-        where d.event_date between '{start}' and '{end}'
+        where d.event_date between '{{start}}' and '{{end}}'
     """,
     expectations=(
         Expectation("ExpectTableRowCountToBeBetween", min_value=1),
@@ -95,7 +96,7 @@ fct_interactions_integrity = Suite(
         left join {schema}.dim_users as u on u.user_key = f.user_key
         left join {schema}.dim_jobs as j on f.item_type = 'job' and j.job_id = f.item_id
         left join {schema}.dim_learning_modules as m on f.item_type = 'module' and m.module_id = f.item_id
-        where f.event_date between '{start}'::date - 3 and '{end}'
+        where f.event_date between '{lookback_start}' and '{end}'
           and (
               u.user_key is null
               or (f.item_type = 'job' and j.job_id is null)
@@ -128,7 +129,7 @@ fct_tool_usage_window = Suite(
     name="fct_tool_usage_daily_window",
     schema="marts_build",
     table="fct_tool_usage_daily",
-    query="select * from {schema}.{table} where usage_date between '{start}'::date - 3 and '{end}'",
+    query="select * from {schema}.{table} where usage_date between '{lookback_start}' and '{end}'",
     expectations=(
         Expectation("ExpectCompoundColumnsToBeUnique", column_list=["usage_date", "tool_id"]),
         Expectation("ExpectColumnValuesToBeBetween", column="active_users", min_value=0),

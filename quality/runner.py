@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from core import windows
 from core.database import PgParams, connect
+from core.transient import TransientDatabaseError, is_transient_message
 from quality.suites import Suite
 
 # How many failing values to keep per expectation: enough to recognise the problem in the UI.
@@ -51,11 +53,13 @@ def render_query(suite: Suite, start: date | None, end: date | None) -> str | No
     """Fill the window placeholders of a query suite. An unset window means 'all of history'."""
     if suite.query is None:
         return None
+    start = start or date(1900, 1, 1)
     query = suite.query.format(
         schema=suite.schema,
         table=suite.table,
-        start=(start or date(1900, 1, 1)).isoformat(),
+        start=start.isoformat(),
         end=(end or date(9999, 12, 31)).isoformat(),
+        lookback_start=(start - timedelta(days=windows.LOOKBACK_DAYS)).isoformat(),
     ).strip()
     # GX accepts only queries that start with SELECT; a CTE chain runs as a subquery.
     if not query.lower().startswith("select"):
@@ -91,8 +95,18 @@ def run_suite(
             gx_suite.add_expectation(getattr(gx.expectations, exp.kind)(**exp.kwargs))
         validation = gx.ValidationDefinition(data=batch, suite=gx_suite, name=suite.name)
         result = validation.run(result_format="SUMMARY")
+    raise_if_transient([r.to_json_dict() for r in result.results])
     outcomes = [_outcome(r.to_json_dict()) for r in result.results]
     return SuiteResult(suite=suite.name, target=suite.target, success=bool(result.success), outcomes=outcomes)
+
+
+def raise_if_transient(results: list[dict[str, Any]]) -> None:
+    """An expectation that could not run because the database went away is not a verdict on the data:
+    GX reports it as a failed expectation with `exception_info`; raise it as the fault it is."""
+    for d in results:
+        info = json.dumps(d.get("exception_info") or {}, default=str)
+        if '"raised_exception": true' in info and is_transient_message(info):
+            raise TransientDatabaseError(f"{d['expectation_config']['type']} could not run: {info[:500]}")
 
 
 def _outcome(d: dict[str, Any]) -> ExpectationOutcome:

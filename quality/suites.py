@@ -27,7 +27,8 @@ class Suite:
     """Expectations over one relation, or over a query (for windows, joins and history comparisons).
 
     `query` may reference `{schema}` and `{table}` and the window placeholders `{start}` and `{end}`
-    (ISO dates) which `run_suite` fills in before GX runs it.
+    (ISO dates) which `run_suite` fills in before GX runs it; `{lookback_start}` is the first day the
+    night re-aggregated (`start` minus core.windows.LOOKBACK_DAYS: late events changed those days too).
     """
 
     name: str

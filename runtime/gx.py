@@ -14,6 +14,7 @@ from quality.runner import SuiteResult, record_result, run_suite
 from quality.suites import Suite
 from runtime.partitions import window_of
 from runtime.resources import WarehouseResource
+from runtime.retries import transient_db_retries
 
 
 def to_check_result(result: SuiteResult) -> dg.AssetCheckResult:
@@ -85,8 +86,10 @@ def suite_check(
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         params = warehouse.params()
         start, end = window_of(context)
-        result = run_suite(params, suite, start=start if windowed else None, end=end if windowed else None)
-        record_result(params, result, run_id=context.run.run_id, partition_key=f"{start}..{end}")
+        with transient_db_retries(context, f"suite {suite.name}"):
+            window = (start, end) if windowed else (None, None)
+            result = run_suite(params, suite, start=window[0], end=window[1])
+            record_result(params, result, run_id=context.run.run_id, partition_key=f"{start}..{end}")
         return to_check_result(result)
 
     return _check

@@ -180,7 +180,9 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
         print(f"  ops.quarantine{'':<26} {q:>10,}")
     print(
         "\nDagster UI: `make ui`, then http://127.0.0.1:3000 (runs, asset checks, metadata). "
-        "MLflow: `make mlflow`, then http://127.0.0.1:5000."
+        "MLflow: `make mlflow`, then http://127.0.0.1:5000.\n"
+        "Boards (executive dashboard, observability board, review queue): `make boards`, then "
+        "http://127.0.0.1:8501."
     )
     return 0 if ok else 1
 

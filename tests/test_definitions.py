@@ -74,7 +74,17 @@ def test_schedule_runs_nightly_for_yesterday():
     assert [r.partition_key for r in requests] == ["2026-03-04"]
 
 
-HEAVY = ("great_expectations", "evidently", "mlflow", "lightgbm", "sklearn", "openai", "fairlearn", "dask")
+HEAVY = (
+    "great_expectations",
+    "evidently",
+    "mlflow",
+    "lightgbm",
+    "sklearn",
+    "openai",
+    "fairlearn",
+    "dask",
+    "dagster_k8s",
+)
 
 
 def test_code_location_does_not_import_heavy_libraries():

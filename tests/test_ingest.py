@@ -14,6 +14,8 @@ from core.database import PgParams
 from ingestion import pii
 from ingestion.contracts import all_sources, load_contract
 
+pytestmark = pytest.mark.server  # on the embedded server and on the shared 15.x one
+
 KEY = "test-pii-key"
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 EV_HEADER = "event_id,user_id,event_type,item_type,item_id,occurred_at,duration_s,progress_pct,session_id"
@@ -113,7 +115,7 @@ def test_fast_path_loads_exactly_what_the_exact_path_loads(fresh_db, tmp_path, m
         assert report.rows_loaded == 3000 and report.balanced
         rows = table(fresh_db, f"select {cols} from raw.interaction_events order by 1")
         ids = table(fresh_db, "select * from pii_vault.identifiers order by 2")
-        results.append((loader.LAST_TIMINGS.copy(), rows, ids))
+        results.append((report.timings, rows, ids))
         with psycopg.connect(fresh_db.conninfo()) as conn:
             conn.execute("truncate raw.interaction_events, pii_vault.identifiers, ops.load_ledger, "
                          "ops.quarantine, ops.schema_history, ops.file_manifest")  # fmt: skip

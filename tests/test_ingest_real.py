@@ -102,7 +102,7 @@ def test_real_files_end_to_end(fresh_db, tmp_path):
         assert q("select count(*) from raw.job_postings where required_skills <> ''")[0][0] > 1000
 
         # HRIS: both files load; HRDataset's names and birth dates never reach raw
-        hr = {f.path.rsplit("/", 1)[-1]: f for f in reports["hris_employees"].files}
+        hr = {f.path.rsplit("/", 1)[-1].split("__")[0] + ".csv": f for f in reports["hris_employees"].files}
         assert hr["hr_dataset_v14.csv"].rows_read == 311 and hr["ibm_hr_attrition.csv"].rows_read == 1470
         assert reports["hris_employees"].rows_quarantined == 0
         src = pd.read_csv(files["hr_dataset_v14"], dtype=str, encoding="utf-8-sig")
@@ -133,7 +133,9 @@ def test_real_files_end_to_end(fresh_db, tmp_path):
         assert reports["hris_employees"].pii_columns["full_name"] == "direct"
 
         # OULAD: clicks, registrations ('?' days quarantined as unparsable) and completions
-        ev = {f.path.rsplit("/", 1)[-1]: f for f in reports["interaction_events"].files}
+        ev = {
+            f.path.rsplit("/", 1)[-1].split("__")[0] + ".csv": f for f in reports["interaction_events"].files
+        }
         assert (
             ev["oulad_vle.csv"].rows_read == rows("oulad_vle") and ev["oulad_vle.csv"].rows_quarantined == 0
         )

@@ -9,13 +9,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from ml.candidates import (
-    CandidateConfig,
-    brute_force_candidates,
-    generate_candidates,
-    job_candidates,
-    module_candidates,
-)
+from ml.candidates import generate_candidates
+from ml.config import CandidateConfig
+from ml.sparse import brute_force_candidates, job_candidates, module_candidates
 
 AS_OF = date(2026, 3, 1)
 
@@ -196,7 +192,7 @@ def test_candidate_retention_matches_dbt():
     """ml.candidates and the dbt pair features keep the same as-of dates, and they cover training."""
     import yaml
 
-    from ml.train import RankerConfig, candidate_horizon_days
+    from ml.config import RankerConfig, candidate_horizon_days
 
     project = yaml.safe_load((Path(__file__).parent.parent / "dbt_project" / "dbt_project.yml").read_text())
     retention = CandidateConfig().retention_days
@@ -205,7 +201,7 @@ def test_candidate_retention_matches_dbt():
 
 
 def test_pair_skill_features_match_a_brute_force_reference():
-    from ml.candidates import pair_skill_features
+    from ml.sparse import pair_skill_features
 
     user_skills = pd.DataFrame(
         [("a", "x", 1.0), ("a", "y", 0.5), ("b", "y", 0.2)], columns=["user_key", "skill_id", "weight"]

@@ -7,10 +7,12 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
+from ml.config import RankerConfig
 from ml.distributed import predict_dask, query_aligned_chunks
 from ml.features import model_matrix
+from ml.ranker import predict
 from ml.synthetic import make_ranking_data
-from ml.train import RankerConfig, fit_and_evaluate, predict
+from ml.train import fit_and_evaluate
 
 # Not in `make test-fast`: a Dask cluster start-up.
 pytestmark = pytest.mark.slow

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from ml.bias import bias_report
+from ml.config import RankerConfig, candidate_horizon_days
 from ml.evaluation import per_query_metrics, ranking_metrics
 from ml.features import MODEL_FEATURES, check_features, model_matrix
-from ml.registry import decide
-from ml.train import RankerConfig, candidate_horizon_days, dates_to_draw, time_split
+from ml.gate import decide
+from ml.window import dates_to_draw, time_split
 
 D = date(2026, 3, 1)
 

@@ -13,10 +13,13 @@ import pandas as pd
 import psycopg
 import pytest
 
-from ml.registry import load_version, log_and_register, promote_if_better
+from ml.config import RankerConfig
+from ml.gate import promote_if_better
+from ml.registry import load_version
 from ml.scoring import score
 from ml.synthetic import make_ranking_data, write_oracle, write_to_warehouse
-from ml.train import RankerConfig, Split, fit_and_evaluate, train_and_register
+from ml.train import fit_and_evaluate, register_challenger, train_and_register
+from ml.window import Split
 
 # Not in `make test-fast`: LightGBM training and MLflow registration.
 pytestmark = pytest.mark.slow
@@ -152,7 +155,7 @@ def test_bias_rule_refuses_a_model_that_fails_one_group(store):
     )
     trained = fit_and_evaluate(train, valid, config, data.groups)
     assert trained.bias.ratios["gender"] < 0.8, trained.bias.table
-    _, version = log_and_register(
+    _, version = register_challenger(
         trained, config, tracking_uri, artifact_root, as_of=AS_OF, split=Split(DATES[:2], DATES[-1:], "time")
     )
     gate = promote_if_better(None, tracking_uri, config, validation=valid, groups=data.groups)

@@ -10,6 +10,8 @@ import pytest
 from core.database import PgParams, connect
 from core.publish import PublishBlocked, PublishSpec, catch_up_start, publish
 
+pytestmark = pytest.mark.server  # on the embedded server and on the shared 15.x one
+
 SPECS = [PublishSpec("fct_daily", "window", "day"), PublishSpec("dim_things", "full")]
 
 

@@ -4,7 +4,7 @@
 {% macro window_start() -%}
     {%- set min_date = var('min_date', none) -%}
     {%- if min_date -%}
-        ('{{ min_date }}'::date - {{ var('lookback_days', 3) | int }})
+        ('{{ min_date }}'::date - {{ var('lookback_days') | int }})
     {%- else -%}
         null::date
     {%- endif -%}

@@ -119,7 +119,7 @@ user_activity_asof as (
     inner join activity
         on
             user_days.user_key = activity.user_key
-            and activity.activity_date >= user_days.as_of_date - 28
+            and activity.activity_date >= user_days.as_of_date - {{ var('long_window_days') }}
             and user_days.as_of_date > activity.activity_date
     group by user_days.as_of_date, user_days.user_key
 ),
@@ -135,7 +135,7 @@ item_popularity_asof as (
         on
             item_days.item_type = daily.item_type
             and item_days.item_id = daily.item_id
-            and daily.event_date >= item_days.as_of_date - 7
+            and daily.event_date >= item_days.as_of_date - {{ var('short_window_days') }}
             and item_days.as_of_date > daily.event_date
     group by item_days.as_of_date, item_days.item_type, item_days.item_id
 ),
@@ -146,7 +146,9 @@ user_categories_asof as (
         user_days.user_key,
         categories.item_type,
         categories.category,
-        sum(categories.events) filter (where categories.event_date >= user_days.as_of_date - 28) as events_28d,
+        sum(categories.events) filter (
+            where categories.event_date >= user_days.as_of_date - {{ var('long_window_days') }}
+        ) as events_28d,
         max(categories.event_date) as last_interest_date
     from user_days
     inner join categories

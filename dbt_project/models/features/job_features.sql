@@ -15,13 +15,17 @@ reference as (
 recent as (
     select
         daily.item_id as job_id,
-        sum(daily.users) filter (where daily.event_date >= reference.reference_date - 7) as users_7d,
-        sum(daily.top_grade_users) filter (where daily.event_date >= reference.reference_date - 7) as applicants_7d,
+        sum(daily.users) filter (
+            where daily.event_date >= reference.reference_date - {{ var('short_window_days') }}
+        ) as users_7d,
+        sum(daily.top_grade_users) filter (
+            where daily.event_date >= reference.reference_date - {{ var('short_window_days') }}
+        ) as applicants_7d,
         sum(daily.users) as users_28d,
         sum(daily.top_grade_users) as applicants_28d
     from daily
     cross join reference
-    where daily.item_type = 'job' and daily.event_date >= reference.reference_date - 28
+    where daily.item_type = 'job' and daily.event_date >= reference.reference_date - {{ var('long_window_days') }}
     group by daily.item_id
 )
 

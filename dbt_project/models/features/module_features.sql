@@ -19,7 +19,7 @@ recent as (
         sum(daily.top_grade_users) as completions_28d
     from daily
     cross join reference
-    where daily.item_type = 'module' and daily.event_date >= reference.reference_date - 28
+    where daily.item_type = 'module' and daily.event_date >= reference.reference_date - {{ var('long_window_days') }}
     group by daily.item_id
 )
 

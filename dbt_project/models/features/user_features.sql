@@ -23,7 +23,7 @@ recent_activity as (
         sum(activity.tool_events) as tool_events_28d
     from activity
     cross join reference
-    where activity.activity_date >= reference.reference_date - 28
+    where activity.activity_date >= reference.reference_date - {{ var('long_window_days') }}
     group by activity.user_key
 ),
 

@@ -16,7 +16,7 @@ select
     modules.title,
     modules.provider,
     modules.module_level,
-    modules.duration_hours,
+    modules.duration_hours::numeric(7, 2) as duration_hours,
     modules.first_seen_date,
     coalesce(skills.skill_count, 0)::integer as skill_count
 from modules

@@ -28,6 +28,10 @@ spans as (
     select * from {{ ref('int_user_activity_span') }}
 ),
 
+tenants as (
+    select * from {{ ref('int_user_tenants') }}
+),
+
 all_users as (
     select user_key from latest_resumes
     union
@@ -44,12 +48,13 @@ select
     latest_resumes.location,
     latest_resumes.category as resume_category,
     latest_resumes.education_level,
-    latest_resumes.years_experience,
+    latest_resumes.years_experience::numeric(5, 2) as years_experience,
     least(first_resumes.first_resume_date, spans.first_active_date, employees.hire_date) as signup_date,
     first_resumes.first_resume_date,
     spans.first_active_date,
     spans.last_active_date,
     (employees.employee_key is not null) as is_employee,
+    coalesce(tenants.tenant_id, 'direct') as tenant_id,
     employees.department,
     employees.job_role,
     employees.job_level,
@@ -61,3 +66,4 @@ left join latest_resumes on all_users.user_key = latest_resumes.user_key
 left join first_resumes on all_users.user_key = first_resumes.user_key
 left join employees on all_users.user_key = employees.user_key
 left join spans on all_users.user_key = spans.user_key
+left join tenants on all_users.user_key = tenants.user_key

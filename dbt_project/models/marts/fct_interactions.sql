@@ -16,7 +16,7 @@ select
     delivered_date,
     (delivered_date > event_date) as is_late,
     duration_s,
-    progress_pct,
+    progress_pct::numeric(5, 2) as progress_pct,
     session_id,
     grade
 from events

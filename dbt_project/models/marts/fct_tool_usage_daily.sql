@@ -11,8 +11,8 @@ select
     count(distinct user_key)::integer as active_users,
     count(*)::integer as sessions,
     sum(events)::integer as events,
-    round(sum(span_seconds) / 60.0, 2) as session_minutes,
-    round(avg(span_seconds) / 60.0, 2) as avg_session_minutes
+    round(sum(span_seconds) / 60.0, 2)::numeric(14, 2) as session_minutes,
+    round(avg(span_seconds) / 60.0, 2)::numeric(14, 2) as avg_session_minutes
 from sessions
 group by session_date, tool_id
 order by usage_date, tool_id

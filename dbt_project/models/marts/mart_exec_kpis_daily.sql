@@ -90,16 +90,18 @@ select
     rolling.mau::integer as mau,
     coalesce(new_users.new_users, 0)::integer as new_users,
     daily.tool_active_users::integer as tool_active_users,
-    round(daily.tool_active_users::numeric / nullif(rolling.dau, 0), 4) as tool_adoption_rate,
+    round(daily.tool_active_users::numeric / nullif(rolling.dau, 0), 4)::numeric(9, 4) as tool_adoption_rate,
     daily.job_views::integer as job_views,
     daily.job_applications::integer as job_applications,
     daily.applying_users::integer as applying_users,
     daily.module_starts::integer as module_starts,
     daily.module_completions::integer as module_completions,
-    round(daily.module_completions::numeric / nullif(daily.module_starts, 0), 4) as learning_completion_rate,
+    round(daily.module_completions::numeric / nullif(daily.module_starts, 0), 4)::numeric(9, 4)
+        as learning_completion_rate,
     coalesce(cohorts.d7_cohort_users, 0)::integer as d7_cohort_users,
     coalesce(cohorts.d7_retained_users, 0)::integer as d7_retained_users,
-    round(cohorts.d7_retained_users::numeric / nullif(cohorts.d7_cohort_users, 0), 4) as d7_retention_rate
+    round(cohorts.d7_retained_users::numeric / nullif(cohorts.d7_cohort_users, 0), 4)::numeric(9, 4)
+        as d7_retention_rate
 from rolling
 inner join daily on rolling.kpi_date = daily.kpi_date
 left join new_users on rolling.kpi_date = new_users.kpi_date

@@ -29,9 +29,10 @@ select
     per_module.learners_started::integer as learners_started,
     per_module.learners_in_progress::integer as learners_in_progress,
     per_module.learners_completed::integer as learners_completed,
-    round(per_module.learners_completed::numeric / nullif(per_module.learners_started, 0), 4) as completion_rate,
-    round(per_module.avg_progress_pct, 2) as avg_progress_pct,
-    round(per_module.avg_days_to_complete, 2) as avg_days_to_complete,
+    round(per_module.learners_completed::numeric / nullif(per_module.learners_started, 0), 4)::numeric(9, 4)
+        as completion_rate,
+    round(per_module.avg_progress_pct, 2)::numeric(5, 2) as avg_progress_pct,
+    round(per_module.avg_days_to_complete, 2)::numeric(9, 2) as avg_days_to_complete,
     per_module.last_activity_date
 from per_module
 left join modules on per_module.module_id = modules.module_id

@@ -1,4 +1,5 @@
--- Internal mobility and attrition by department, per HRIS day with changes. HRIS feeds deliver a full
+-- Internal mobility and attrition by tenant and department, per HRIS day with changes (each enterprise
+-- tenant is a separate customer: their departments are never added together). HRIS feeds deliver a full
 -- snapshot first and then only changed records, so each record is compared with the same employee's
 -- previous record: a department change is a move out of the old department and into the new one; a
 -- higher job level in the same department is a promotion; a new role at the same level is a lateral
@@ -23,6 +24,7 @@ with records as (
 
 changes as (
     select
+        tenant_id,
         snapshot_date,
         department,
         previous_department,
@@ -43,6 +45,7 @@ changes as (
 headcount_deltas as (
     -- an employee counts in a department from the record that makes them active there
     select
+        tenant_id,
         snapshot_date,
         department,
         1 as delta
@@ -51,6 +54,7 @@ headcount_deltas as (
     union all
     -- and stops counting in their previous department when they leave it or the company
     select
+        tenant_id,
         snapshot_date,
         previous_department as department,
         -1 as delta
@@ -60,6 +64,7 @@ headcount_deltas as (
 
 arrivals as (
     select
+        tenant_id,
         snapshot_date,
         department,
         count(*) filter (where is_hire) as hires,
@@ -68,40 +73,45 @@ arrivals as (
         count(*) filter (where is_promotion) as promotions,
         count(*) filter (where is_lateral_move) as lateral_moves
     from changes
-    group by snapshot_date, department
+    group by tenant_id, snapshot_date, department
 ),
 
 departures as (
     select
+        tenant_id,
         snapshot_date,
         previous_department as department,
         count(*) as moves_out
     from changes
     where is_department_move
-    group by snapshot_date, previous_department
+    group by tenant_id, snapshot_date, previous_department
 ),
 
 daily_deltas as (
     select
+        tenant_id,
         snapshot_date,
         department,
         sum(delta) as delta
     from headcount_deltas
-    group by snapshot_date, department
+    group by tenant_id, snapshot_date, department
 ),
 
 days as (
     select
+        tenant_id,
         snapshot_date,
         department
     from arrivals
     union
     select
+        tenant_id,
         snapshot_date,
         department
     from departures
     union
     select
+        tenant_id,
         snapshot_date,
         department
     from daily_deltas
@@ -109,18 +119,23 @@ days as (
 
 headcount as (
     select
+        days.tenant_id,
         days.snapshot_date,
         days.department,
         sum(coalesce(daily_deltas.delta, 0)) over (
-            partition by days.department order by days.snapshot_date rows unbounded preceding
+            partition by days.tenant_id, days.department order by days.snapshot_date rows unbounded preceding
         ) as headcount
     from days
     left join daily_deltas
-        on days.snapshot_date = daily_deltas.snapshot_date and days.department = daily_deltas.department
+        on
+            days.tenant_id = daily_deltas.tenant_id
+            and days.snapshot_date = daily_deltas.snapshot_date
+            and days.department = daily_deltas.department
 )
 
 select
     headcount.snapshot_date,
+    headcount.tenant_id,
     headcount.department,
     headcount.headcount::integer as headcount,
     coalesce(arrivals.hires, 0)::integer as hires,
@@ -129,16 +144,23 @@ select
     coalesce(departures.moves_out, 0)::integer as moves_out,
     coalesce(arrivals.promotions, 0)::integer as promotions,
     coalesce(arrivals.lateral_moves, 0)::integer as lateral_moves,
-    round(coalesce(arrivals.terminations, 0)::numeric / nullif(headcount.headcount, 0), 4) as attrition_rate,
+    round(coalesce(arrivals.terminations, 0)::numeric / nullif(headcount.headcount, 0), 4)::numeric(9, 4)
+        as attrition_rate,
     round(
         (
             coalesce(arrivals.moves_in, 0) + coalesce(arrivals.promotions, 0) + coalesce(arrivals.lateral_moves, 0)
         )::numeric / nullif(headcount.headcount, 0),
         4
-    ) as internal_mobility_rate
+    )::numeric(9, 4) as internal_mobility_rate
 from headcount
 left join arrivals
-    on headcount.snapshot_date = arrivals.snapshot_date and headcount.department = arrivals.department
+    on
+        headcount.tenant_id = arrivals.tenant_id
+        and headcount.snapshot_date = arrivals.snapshot_date
+        and headcount.department = arrivals.department
 left join departures
-    on headcount.snapshot_date = departures.snapshot_date and headcount.department = departures.department
+    on
+        headcount.tenant_id = departures.tenant_id
+        and headcount.snapshot_date = departures.snapshot_date
+        and headcount.department = departures.department
 where headcount.department is not null
