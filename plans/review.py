@@ -65,7 +65,7 @@ def pending(params: PgParams) -> list[dict]:
 def decide(
     params: PgParams,
     plan_id: int,
-    decision: Decision,
+    decision: Decision | str,  # checked at run time (the boards pass a plain str)
     reviewer: str,
     edited_plan: dict | None = None,
     reason: str | None = None,
