@@ -111,7 +111,7 @@ def run_night(
     policy = POLICIES["plan"]
     with connect(params) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('kairoo.plans'))")
-        report.decisions_applied, rejected = apply_decisions(conn, run_id)
+        report.decisions_applied, rejected, honoured = apply_decisions(conn, run_id)
         expired = expire_pending(conn)
         # A rejected plan or one that timed out in the queue: tonight the user gets the offline plan.
         force_offline = expired | rejected
@@ -119,6 +119,16 @@ def run_night(
             conn, as_of, config.config_version, config.inputs.top_jobs, config.full_regeneration
         )
         fingerprints = dict(selection.fingerprints)
+        # A plan a reviewer approved or edited is the user's plan for tonight's inputs: it is not
+        # replaced the night it is applied, and it stands until those inputs change again.
+        for user_key in honoured:
+            tonight = fingerprints.pop(user_key, None)
+            if tonight is not None:
+                conn.execute(
+                    "update plans.plan_versions set inputs_fingerprint = %s"
+                    " where user_key = %s and status = 'approved'",
+                    (tonight, user_key),
+                )
         for user_key in force_offline:
             fingerprints.setdefault(user_key, "")
         report.users_with_recommendations = selection.total
@@ -345,10 +355,11 @@ def _store(conn: psycopg.Connection, rows, as_of: date, run_id: str, policy: Pol
     return ids
 
 
-def apply_decisions(conn: psycopg.Connection, run_id: str) -> tuple[dict[str, int], set[str]]:
+def apply_decisions(conn: psycopg.Connection, run_id: str) -> tuple[dict[str, int], set[str], set[str]]:
     """Honour the reviewers' decisions recorded since the last night (each exactly once).
 
-    Returns the counts by decision and the users whose plan was rejected (they get the offline plan).
+    Returns the counts by decision, the users whose plan was rejected (they get the offline plan) and
+    the users whose plan was approved or edited (that plan is theirs tonight).
     """
     decided = conn.execute(
         """
@@ -361,8 +372,10 @@ def apply_decisions(conn: psycopg.Connection, run_id: str) -> tuple[dict[str, in
     ).fetchall()
     counts: Counter = Counter()
     rejected: set[str] = set()
+    honoured: set[str] = set()
     for plan_id, user_key, status, edited, reviewer, fingerprint, plan_date in decided:
         if status in ("approved", "edited"):
+            honoured.add(user_key)
             conn.execute(
                 "update plans.plan_versions set status = 'superseded'"
                 " where user_key = %s and status = any(%s)",
@@ -400,7 +413,7 @@ def apply_decisions(conn: psycopg.Connection, run_id: str) -> tuple[dict[str, in
             )
         conn.execute("update plans.review_queue set applied_at = now() where plan_id = %s", (plan_id,))
         counts[status] += 1
-    return dict(counts), rejected
+    return dict(counts), rejected, honoured
 
 
 def expire_pending(conn: psycopg.Connection) -> set[str]:
