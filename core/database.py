@@ -26,6 +26,7 @@ DDL_FILES: list[Path] = [
     _ROOT / "core" / "ddl.sql",
     _ROOT / "ingestion" / "ddl.sql",
     _ROOT / "ml" / "ddl.sql",
+    _ROOT / "monitoring" / "ddl.sql",
 ]
 
 
