@@ -17,7 +17,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ## demo: set up a fresh machine and run the nightly pipeline on demo data
 demo: install manifest
-	$(PY) -m orchestration.demo
+	$(PY) -m scripts.demo
 
 ## test: lint, then the whole test suite (real PostgreSQL, dbt, GX, MLflow)
 test: install manifest lint
@@ -34,7 +34,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 ## manifest: dbt's manifest.json, which @dbt_assets reads at load (a build product, never committed)
 manifest: install
-	$(VENV)/bin/dagster-dbt project prepare-and-package --file orchestration/dbt_project.py
+	$(VENV)/bin/dagster-dbt project prepare-and-package --file runtime/dbt_project.py
 
 ## ui: the Dagster UI on http://127.0.0.1:3000 over this project's instance
 ui: install manifest
@@ -56,7 +56,7 @@ lint: install
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 docs: install manifest
-	$(PY) -m orchestration.dbt_docs
+	$(PY) -m scripts.dbt_docs
 
 ## stop: stop the embedded PostgreSQL
 stop:

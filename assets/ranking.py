@@ -11,9 +11,15 @@ from dataclasses import fields
 
 import dagster as dg
 
-from orchestration.partitions import daily, single_run, window_of
-from orchestration.resources import MlflowResource, WarehouseResource
-from orchestration.retries import transient_db_retries
+from assets.warehouse import LOOKBACK_DAYS
+from core.publish import PublishSpec
+from quality.mart_suites import RECOMMENDATION_SUITES
+from runtime.gx import suite_check
+from runtime.metadata import plain
+from runtime.partitions import daily, single_run, window_of
+from runtime.publishing import publish_asset
+from runtime.resources import MlflowResource, WarehouseResource
+from runtime.retries import transient_db_retries
 
 PAIR_FEATURES_KEY = dg.AssetKey(["features", "candidate_pair_features"])
 FEATURE_DEPS = [
@@ -92,7 +98,7 @@ def candidates(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     last = reports[-1]
     return dg.MaterializeResult(
         metadata={
-            **_plain(last.to_metadata()),
+            **plain(last.to_metadata()),
             "as_of_dates": len(reports),
             "dagster/row_count": last.job_candidates + last.module_candidates,
         }
@@ -130,7 +136,7 @@ def ranker_challenger(
     meta = result.to_metadata()
     return dg.MaterializeResult(
         metadata={
-            **_plain({k: v for k, v in meta.items() if k != "metrics"}),
+            **plain({k: v for k, v in meta.items() if k != "metrics"}),
             **{f"metric/{k}": v for k, v in meta["metrics"].items()},
         }
     )
@@ -185,21 +191,23 @@ def recommendations(
     with transient_db_retries(context):
         report = score(warehouse.params(), end, mlflow.tracking_uri)
     return dg.MaterializeResult(
-        metadata={**_plain(report.to_metadata()), "dagster/row_count": report.job_rows + report.module_rows}
+        metadata={**plain(report.to_metadata()), "dagster/row_count": report.job_rows + report.module_rows}
     )
 
 
 RECOMMENDATION_TABLES = ("recommendations_jobs", "recommendations_modules")
 
+gx_checks = [suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in RECOMMENDATION_SUITES]
 
-def _plain(meta: dict) -> dict:
-    """Dagster metadata accepts str/int/float/bool; lists and None become JSON or text."""
-    out = {}
-    for k, v in meta.items():
-        if isinstance(v, (list, dict)):
-            out[k] = dg.MetadataValue.json(v)
-        elif v is None:
-            out[k] = "none"
-        else:
-            out[k] = v
-    return out
+# Recommendations never go out unchecked, and never wait on the dashboards' marts either.
+published_recommendations = publish_asset(
+    "recommendations_published",
+    [PublishSpec(t, "window", "as_of_date") for t in RECOMMENDATION_TABLES],
+    [recommendations.key],
+    required_suites=[s.suite.name for s in RECOMMENDATION_SUITES],
+    description="Tonight's recommendations, published after their suites passed (one transaction).",
+    lookback_days=LOOKBACK_DAYS,
+)
+
+ASSETS = [candidates, ranker_challenger, recommendations, published_recommendations]
+CHECKS = [promotion_gate, *gx_checks]

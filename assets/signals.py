@@ -12,9 +12,9 @@ import dagster as dg
 
 from core.database import analyze
 from ingestion import PARTITIONED_SOURCES, REFERENCE_SOURCES, ingest_partition, ingest_reference
-from orchestration.partitions import daily, single_run, window_of
-from orchestration.resources import SignalsResource, WarehouseResource
-from orchestration.retries import transient_db_retries
+from runtime.partitions import daily, single_run, window_of
+from runtime.resources import SignalsResource, WarehouseResource
+from runtime.retries import transient_db_retries
 
 DESCRIPTIONS = {
     "resumes": "Resumes users upload: the text (redacted) and skills behind every recommendation.",
@@ -126,3 +126,7 @@ def _files_table(report) -> str:
             f"| {f.error or ''} |"
         )
     return "\n".join(lines)
+
+
+ASSETS = [signals]
+CHECKS: list[dg.AssetChecksDefinition] = []  # the accounting checks are declared on the multi-asset

@@ -1,24 +1,27 @@
-"""Warehouse: the whole dbt project as one step, and the publication of its marts.
+"""Warehouse: the whole dbt project as one step, the Great Expectations suites on its marts, and
+the publication of those marts.
 
-dbt runs as ONE `dbt build` per night (models, snapshots of tests, unit tests): its tests become
-Dagster asset checks, and a failing test stops everything downstream. The partition window is
-passed as dbt vars, so incremental models process only the night's days (plus the lookback).
+dbt runs as ONE `dbt build` per night (models and their data tests; unit tests run in CI only): its
+tests become Dagster asset checks, and a failing test stops everything downstream. The partition
+window is passed as dbt vars, so incremental models process only the night's days (plus the
+lookback).
 """
 
 import json
-import os
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
 
-from core.publish import PublishSpec, publish
-from orchestration.dbt_project import kairoo_dbt
-from orchestration.partitions import daily, single_run, window_of
-from orchestration.resources import WarehouseResource
-from orchestration.retries import transient_db_retries
+from core.publish import PublishSpec
+from quality.mart_suites import MART_SUITES
+from runtime.dbt_project import kairoo_dbt
+from runtime.gx import suite_check
+from runtime.partitions import daily, single_run, window_of
+from runtime.publishing import publish_asset
+from runtime.resources import KairooDbtResource, WarehouseResource
+from runtime.retries import transient_db_retries
 
 BUILD_SCHEMA = "marts_build"
 LOOKBACK_DAYS = 3  # the dbt var of the same name: late events re-aggregate this many days back
@@ -51,13 +54,10 @@ def dbt_build_args(start, end) -> list[str]:
     return ["build", "--vars", json.dumps(dbt_vars(start, end)), "--exclude-resource-type", "unit_test"]
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    params = warehouse.params()
+def _dbt_build(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     start, end = window_of(context)
-    # profiles.yml reads the connection from these variables; the dbt subprocess inherits them.
-    os.environ.update(params.dbt_env())
     with transient_db_retries(context):
-        yield from dbt.cli(dbt_build_args(start, end), context=context).stream()
+        yield from dbt.invoke(dbt_build_args(start, end), context, warehouse.params()).stream()
 
 
 @dbt_assets(
@@ -68,7 +68,7 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     partitions_def=daily,
     backfill_policy=single_run,
 )
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def warehouse_models(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     """Build staging → intermediate → features / marts_build for the night's window, with all tests."""
     yield from _dbt_build(context, dbt, warehouse)
 
@@ -82,7 +82,7 @@ def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, war
     partitions_def=daily,
     backfill_policy=single_run,
 )
-def pair_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+def pair_features(context: dg.AssetExecutionContext, dbt: KairooDbtResource, warehouse: WarehouseResource):
     """Point-in-time features of tonight's candidate pairs (after ranking wrote ml.candidates)."""
     yield from _dbt_build(context, dbt, warehouse)
 
@@ -107,49 +107,21 @@ MART_SPECS = publish_specs(MANIFEST)
 MART_KEYS = [dg.AssetKey([BUILD_SCHEMA, s.table]) for s in MART_SPECS]
 
 
-def publish_asset(
-    name: str,
-    specs: list[PublishSpec],
-    deps: list[dg.AssetKey],
-    required_suites: list[str],
-    description: str,
-) -> dg.AssetsDefinition:
-    """A publication step: `specs` from marts_build → marts, atomically, after every required suite passed."""
+gx_checks = [suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in MART_SUITES]
 
-    @dg.asset(
-        key=dg.AssetKey(["marts", name]),
-        deps=deps,
-        group_name="publish",
-        partitions_def=daily,
-        backfill_policy=single_run,
-        kinds={"postgres"},
-        description=description,
-    )
-    def _publish(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        start, end = window_of(context)
-        with transient_db_retries(context):
-            published = publish(
-                warehouse.params(),
-                specs,
-                run_id=context.run.run_id,
-                partition_key=f"{start}..{end}",
-                window=(start - timedelta(days=LOOKBACK_DAYS), end),
-                required_suites=required_suites,
-            )
-        return dg.MaterializeResult(
-            metadata={
-                "tables": dg.MetadataValue.md(
-                    "| table | mode | window | rows |\n|---|---|---|---|\n"
-                    + "\n".join(
-                        f"| marts.{p.table} | {p.mode} "
-                        f"| {p.window_start or ''}..{p.window_end or ''} | {p.rows} |"
-                        for p in published
-                    )
-                ),
-                "tables_published": len(published),
-                "rows_published": sum(p.rows for p in published),
-                "required_suites": dg.MetadataValue.json(required_suites),
-            }
-        )
+# The dashboards' marts publish on their own: a night whose model cannot serve still refreshes the
+# KPIs (recommendations publish separately, in assets/ranking.py).
+published_marts = publish_asset(
+    "published",
+    MART_SPECS,
+    MART_KEYS,
+    required_suites=[s.suite.name for s in MART_SUITES],
+    description=(
+        "What dashboards read. Tonight's marts replace yesterday's in one transaction, and only when "
+        "every Great Expectations suite on them passed in this run; otherwise yesterday's marts stay."
+    ),
+    lookback_days=LOOKBACK_DAYS,
+)
 
-    return _publish
+ASSETS = [warehouse_models, pair_features, published_marts]
+CHECKS = gx_checks

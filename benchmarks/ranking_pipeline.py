@@ -64,7 +64,7 @@ def main() -> int:
 
     from core.database import stop_embedded
     from core.settings import get_settings
-    from orchestration.demo import (
+    from scripts.demo import (
         asset_metadata,
         land_demo_signals,
         prepare_instance,

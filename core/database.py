@@ -1,9 +1,9 @@
 """The warehouse connection: embedded PostgreSQL by default, a real server when configured.
 
 Every process of a run (Dagster starts a process per step under the multiprocess executor) calls
-`warehouse_url()`. The embedded server is started with `cleanup_mode=None` so that it outlives the
-process that started it and is shared by all later ones; pgserver serialises start-up with an
-inter-process lock. `make stop` stops it.
+`warehouse_params()` (or `embedded_params()` with an explicit folder). The embedded server is
+started with `cleanup_mode=None` so that it outlives the process that started it and is shared by
+all later ones; pgserver serialises start-up with an inter-process lock. `make stop` stops it.
 """
 
 from __future__ import annotations
@@ -121,7 +121,12 @@ def warehouse_params(settings: Settings | None = None) -> PgParams:
     settings = settings or get_settings()
     if settings.database_url:
         return parse_url(settings.database_url)
-    server = start_embedded(settings.pg_dir)
+    return embedded_params(settings.pg_dir)
+
+
+def embedded_params(pg_dir: Path) -> PgParams:
+    """The warehouse database on the embedded server in `pg_dir` (started or joined, database created)."""
+    server = start_embedded(pg_dir)
     params = PgParams(server.host, server.port, server.user, server.password, EMBEDDED_DB_NAME)
     ensure_database(params)
     return params

@@ -1,1 +1,1 @@
-"""Dagster wiring: definitions, resources, partitions, jobs, schedules and sensors."""
+"""The code location: definitions (the list of what exists), jobs, schedules and sensors."""

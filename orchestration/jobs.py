@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.partitions import daily
+from runtime.partitions import daily
 
 nightly = dg.define_asset_job(
     "nightly",

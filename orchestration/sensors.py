@@ -6,7 +6,7 @@ import dagster as dg
 
 from core.database import connect
 from orchestration.jobs import nightly
-from orchestration.resources import SignalsResource, WarehouseResource
+from runtime.resources import SignalsResource, WarehouseResource
 
 
 @dg.run_failure_sensor(

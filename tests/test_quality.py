@@ -35,7 +35,7 @@ def _things(params, bad: bool) -> None:
 def test_suite_passes_and_fails_with_evidence(fresh_db):
     import dagster as dg
 
-    from assets.quality_checks import to_check_result
+    from runtime.gx import to_check_result
 
     _things(fresh_db, bad=False)
     ok = run_suite(fresh_db, SUITE)

@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from orchestration.resources import SignalsResource, WarehouseResource
 from orchestration.sensors import late_signal_files
+from runtime.resources import SignalsResource, WarehouseResource
 
 HEADER = "event_id,user_id,event_type,item_type,item_id,occurred_at,duration_s,progress_pct,session_id\n"
 

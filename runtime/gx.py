@@ -10,10 +10,10 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from orchestration.partitions import window_of
-from orchestration.resources import WarehouseResource
 from quality.runner import SuiteResult, record_result, run_suite
 from quality.suites import Suite
+from runtime.partitions import window_of
+from runtime.resources import WarehouseResource
 
 
 def to_check_result(result: SuiteResult) -> dg.AssetCheckResult:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from core.database import bootstrap, warehouse_params
-from orchestration.dbt_project import DBT_PROJECT_DIR
+from runtime.dbt_project import DBT_PROJECT_DIR
 
 
 def main() -> int:
