@@ -175,7 +175,8 @@ stats as (
 scored as (
     select
         *,
-        case when dow_points >= %(min_weekday_points)s::int then dow_median else recent_median end as baseline,
+        case when dow_points >= %(min_weekday_points)s::int
+            then dow_median else recent_median end as baseline,
         greatest(
             1.4826 * coalesce(recent_mad, 0),
             %(min_relative_scale)s::float8 * abs(
@@ -196,7 +197,9 @@ order by day, metric, series
 """
 
 
-def score_days(params: PgParams, start: date, end: date, config: AnomalyConfig | None = None) -> list[Anomaly]:
+def score_days(
+    params: PgParams, start: date, end: date, config: AnomalyConfig | None = None
+) -> list[Anomaly]:
     """Score every series on each day of [start, end] against its own history (computed in PostgreSQL)."""
     config = config or AnomalyConfig()
     values = {
@@ -241,12 +244,14 @@ def record(params: PgParams, run_id: str, anomalies: list[Anomaly]) -> int:
     days = sorted({a.as_of_date for a in anomalies})
     with connect(params) as conn:
         conn.execute(
-            "delete from monitoring.anomaly_results where run_id = %s and as_of_date = any(%s)", (run_id, days)
+            "delete from monitoring.anomaly_results where run_id = %s and as_of_date = any(%s)",
+            (run_id, days),
         )
         with conn.cursor() as cur:
             cur.executemany(
-                "insert into monitoring.anomaly_results (run_id, as_of_date, metric, series, value, baseline,"
-                " mad, score, level, reason, history_days) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "insert into monitoring.anomaly_results (run_id, as_of_date, metric, series, value,"
+                " baseline, mad, score, level, reason, history_days)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [
                     (run_id, a.as_of_date, a.metric, a.series, a.value, a.baseline, a.mad, a.score, a.level,
                      a.reason, a.history_days)

@@ -83,7 +83,7 @@ def per_query(frame: pd.DataFrame, k: int) -> pd.DataFrame:
         {"n_rel": g["rel"].sum(), "exp": g["exp"].sum(), "hit": g["hit"].max(), "dcg": g["gain"].sum()}
     )
     # Ideal: all engaged items on top (exposure), grades descending (NDCG).
-    ideal = f.sort_values(keys + ["grade"], ascending=[True, True, True, False])
+    ideal = f.sort_values([*keys, "grade"], ascending=[True, True, True, False])
     ideal["irank"] = ideal.groupby(keys, sort=False).cumcount() + 1
     ideal["idisc"] = 1.0 / np.log2(1.0 + ideal["irank"])
     ideal["iexp"] = (ideal["grade"] > 0) * ideal["idisc"] * (ideal["irank"] <= k)
@@ -159,7 +159,9 @@ def load_groups(params: PgParams) -> pd.DataFrame:
             ).fetchall()
         }
         if "user_key" not in cols:
-            raise RuntimeError("marts_build.dim_users is missing: protected attributes unknown, bias not shown")
+            raise RuntimeError(
+                "marts_build.dim_users is missing: protected attributes unknown, bias not shown"
+            )
         picks = ["user_key", *[a for a in PROTECTED_ATTRIBUTES if a in cols]]
         rows = conn.execute(f"select {', '.join(picks)} from marts_build.dim_users").fetchall()
     return pd.DataFrame(rows, columns=picks)

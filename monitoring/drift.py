@@ -188,7 +188,8 @@ def _pair_feature_samples(conn, day: date, config: DriftConfig):
 
 def _score_samples(conn, day: date, config: DriftConfig):
     for segment, table, dim, id_col, level, category in (
-        ("job", "marts_build.recommendations_jobs", "marts_build.dim_jobs", "job_id", "job_level", "category"),
+        ("job", "marts_build.recommendations_jobs", "marts_build.dim_jobs", "job_id", "job_level",
+         "category"),
         ("module", "marts_build.recommendations_modules", "marts_build.dim_learning_modules", "module_id",
          "level", "provider"),
     ):  # fmt: skip
@@ -203,7 +204,9 @@ def _score_samples(conn, day: date, config: DriftConfig):
             conn, table, f"t.score::float8, {lvl}, {cat}", "t.as_of_date", day, config,
             key="t.user_key", joins=joins, columns=names,
         )  # fmt: skip
-        tests = [t for t in config.score_tests if not (ref[t.column].isna().all() and cur[t.column].isna().all())]
+        tests = [
+            t for t in config.score_tests if not (ref[t.column].isna().all() and cur[t.column].isna().all())
+        ]
         yield "scores", segment, tests, ref, cur
 
 

@@ -2,11 +2,12 @@
 
 What each gate protects, and what blocks it (everything else found only warns):
 
-| gate | protects | blocks when |
-|---|---|---|
-| `challenger_gate` | promotion of tonight's challenger | a critical drift test fails on a model input (`pair_features`), or the bias rule fails on the challenger |
-| `marts_gate` | publication of the marts | an error-level anomaly on a source, quarantine rate or KPI, or a critical drift test on `signals` / `scores` |
-| `plans_gate` | publication of plans | an error-level anomaly on plan costs, or a critical drift test on `plans` |
+- `challenger_gate` (promotion of tonight's challenger) blocks when a critical drift test fails on a model
+  input (`pair_features`) or the bias rule fails on the challenger;
+- `marts_gate` (publication of the marts) blocks on an error-level anomaly of a source, quarantine rate or
+  KPI, or a critical drift test on `signals` / `scores`;
+- `plans_gate` (publication of plans) blocks on an error-level anomaly of plan costs or a critical drift
+  test on `plans`.
 
 A finding's subject names what failed (`pair_features/job/skill_overlap_weighted`, `source_volume/
 interaction_events`, `challenger_jobs/gender/selection_rate`). A waiver in `monitoring.waivers` whose
@@ -55,7 +56,8 @@ class Waiver:
     def covers(self, finding: Finding, on: date) -> bool:
         # SQL LIKE semantics (% any run, _ one character), evaluated here on a handful of rows.
         glob = self.pattern.replace("*", "[*]").replace("?", "[?]").replace("%", "*").replace("_", "?")
-        return self.check_name == finding.check and on <= self.expires_on and fnmatchcase(finding.subject, glob)
+        in_force = on <= self.expires_on
+        return self.check_name == finding.check and in_force and fnmatchcase(finding.subject, glob)
 
 
 @dataclass
@@ -75,10 +77,17 @@ class Verdict:
         return self.status != "block"
 
     def detail(self) -> dict:
-        return {"passed": self.passed, "warned": self.warned, "blocked": self.blocked, "waivers": self.waivers}
+        return {
+            "passed": self.passed,
+            "warned": self.warned,
+            "blocked": self.blocked,
+            "waivers": self.waivers,
+        }
 
 
-def decide(gate: str, as_of: date, findings: list[Finding], tested: list[str], waivers: list[Waiver]) -> Verdict:
+def decide(
+    gate: str, as_of: date, findings: list[Finding], tested: list[str], waivers: list[Waiver]
+) -> Verdict:
     """The gate's verdict from its findings (`tested`: what was evaluated, to list what passed)."""
     mine = [f for f in findings if f.gate == gate]
     failed = {f.subject for f in mine}
@@ -133,8 +142,8 @@ def findings(params: PgParams, run_id: str, as_of: date, start: date | None = No
             subject = f"{surface}/{attribute}/{metric}"
             tested[gate].append(f"bias:{subject}/{group}")
             if not passed:
-                out.append(Finding(gate, "bias", subject, True,
-                                   f"{subject}: {group} {value:.3f} is {ratio:.2f} of the best (< {threshold:g})"))  # fmt: skip
+                message = f"{subject}: {group} {value:.3f} is {ratio:.2f} of the best (< {threshold:g})"
+                out.append(Finding(gate, "bias", subject, True, message))
         for day, metric, series, level, reason in conn.execute(
             "select as_of_date, metric, series, level, reason from monitoring.anomaly_results"
             " where run_id = %s and as_of_date between %s and %s order by 1, 2, 3",
@@ -144,7 +153,8 @@ def findings(params: PgParams, run_id: str, as_of: date, start: date | None = No
             subject = f"{metric}/{series}"
             tested[gate].append(f"anomaly:{subject}@{day}")
             if level in ("warn", "error"):
-                out.append(Finding(gate, "anomaly", subject, level == "error", f"{subject} on {day}: {reason}"))
+                message = f"{subject} on {day}: {reason}"
+                out.append(Finding(gate, "anomaly", subject, level == "error", message))
     return out, tested
 
 
@@ -159,7 +169,9 @@ def active_waivers(params: PgParams, on: date) -> list[Waiver]:
     return [Waiver(*r) for r in rows]
 
 
-def add_waiver(params: PgParams, check_name: str, pattern: str, owner: str, reason: str, expires_on: date) -> int:
+def add_waiver(
+    params: PgParams, check_name: str, pattern: str, owner: str, reason: str, expires_on: date
+) -> int:
     """Grant a named waiver; returns its id. A waiver needs an owner, a reason and an expiry date."""
     if check_name not in CHECKS:
         raise ValueError(f"waiver check_name must be one of {CHECKS}, got {check_name!r}")
@@ -173,7 +185,9 @@ def add_waiver(params: PgParams, check_name: str, pattern: str, owner: str, reas
         ).fetchone()[0]
 
 
-def night_verdict(params: PgParams, run_id: str, as_of: date, gate: str, start: date | None = None) -> Verdict:
+def night_verdict(
+    params: PgParams, run_id: str, as_of: date, gate: str, start: date | None = None
+) -> Verdict:
     """Decide one gate for the night from this run's recorded results, and record the verdict."""
     if gate not in GATES:
         raise ValueError(f"unknown gate {gate!r}: choose from {GATES}")
@@ -194,5 +208,12 @@ def record_verdict(params: PgParams, run_id: str, verdict: Verdict) -> None:
         conn.execute(
             "insert into monitoring.night_verdicts (run_id, as_of_date, gate, status, waiver_id, detail)"
             " values (%s, %s, %s, %s, %s, %s::jsonb)",
-            (run_id, verdict.as_of_date, verdict.gate, verdict.status, waiver_id, json.dumps(verdict.detail())),
+            (
+                run_id,
+                verdict.as_of_date,
+                verdict.gate,
+                verdict.status,
+                waiver_id,
+                json.dumps(verdict.detail()),
+            ),
         )
