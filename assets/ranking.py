@@ -8,6 +8,7 @@ blocks scoring and publication.
 """
 
 from dataclasses import fields
+from pathlib import Path
 
 import dagster as dg
 
@@ -155,8 +156,39 @@ def promotion_gate(
     mlflow: MlflowResource,
 ) -> dg.AssetCheckResult:
     from ml.registry import promote_if_better
+    from monitoring.review import review_challenger
 
-    decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, config.to_domain())
+    domain = config.to_domain()
+    _, end = window_of(context)
+    # Monitoring first: a critical drift of the model's inputs or a failed bias rule refuses the
+    # challenger before it is compared (the champion keeps serving, as with any refusal).
+    review = review_challenger(
+        warehouse.params(),
+        context.run.run_id,
+        end,
+        mlflow.tracking_uri,
+        domain.model_name,
+        Path(warehouse.state_dir) / "monitoring",
+    )
+    monitoring_meta = {
+        "monitoring_verdict": review.verdict.status,
+        "monitoring": dg.MetadataValue.json(review.summary()),
+    }
+    if review.drift.report_path is not None:
+        monitoring_meta["drift_report"] = dg.MetadataValue.path(str(review.drift.report_path))
+    if not review.verdict.allows:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="monitoring refused the challenger: " + "; ".join(review.verdict.blocked),
+            metadata={
+                "promoted": False,
+                "challenger_version": str(review.challenger_version),
+                "reasons": dg.MetadataValue.json(review.verdict.blocked),
+                **monitoring_meta,
+            },
+        )
+    decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, domain)
     meta = decision.to_metadata()
     return dg.AssetCheckResult(
         passed=decision.promoted,
@@ -169,6 +201,7 @@ def promotion_gate(
             "challenger_version": str(decision.challenger_version),
             "reasons": dg.MetadataValue.json(meta["reasons"]),
             "metrics": dg.MetadataValue.json(meta["metrics"]),
+            **monitoring_meta,
         },
     )
 

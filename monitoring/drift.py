@@ -6,7 +6,8 @@ tonight (the as-of date) with a reference window of the days before it, per data
 
 - `pair_features` (segments job, module): the ranking features of the night's candidate pairs, the model's
   inputs: a drifted CRITICAL column refuses the challenger;
-- `scores` (job, module): the served scores and the top-k composition (job level, category);
+- `scores` (job, module): the served scores and the top-k composition (level, category), of the latest
+  served date on or before tonight (the gate runs before tonight's scoring);
 - `signals`: the event mix by type, the skills in new resumes and in new postings;
 - `plans` (when the plans stage exists): provider, fallback share, tokens and cost per plan.
 
@@ -200,8 +201,15 @@ def _score_samples(conn, day: date, config: DriftConfig):
             joins = f"left join {dim} as d on d.{id_col} = t.item_id"
             lvl, cat = f"d.{level}::text", f"d.{category}::text"
         names = ["score", "item_level", "item_category"]
+        # The gate runs before tonight's scoring: the latest served date on or before tonight is judged
+        # (last night's recommendations, against the reference window before them).
+        served = conn.execute(
+            f"select max(as_of_date) from {table} where as_of_date <= %s", (day,)
+        ).fetchone()[0]
+        if served is None:
+            continue
         ref, cur = _two_sides(
-            conn, table, f"t.score::float8, {lvl}, {cat}", "t.as_of_date", day, config,
+            conn, table, f"t.score::float8, {lvl}, {cat}", "t.as_of_date", served, config,
             key="t.user_key", joins=joins, columns=names,
         )  # fmt: skip
         tests = [

@@ -217,3 +217,13 @@ def record_verdict(params: PgParams, run_id: str, verdict: Verdict) -> None:
                 json.dumps(verdict.detail()),
             ),
         )
+
+
+def report_path(params: PgParams, run_id: str, as_of: date) -> str | None:
+    """The night's drift report recorded by this run, if any."""
+    with connect(params) as conn:
+        row = conn.execute(
+            "select max(report_path) from monitoring.drift_results where run_id = %s and as_of_date = %s",
+            (run_id, as_of),
+        ).fetchone()
+    return row[0] if row else None
