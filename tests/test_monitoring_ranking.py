@@ -127,3 +127,51 @@ def test_bias_gate_passes_a_fair_challenger_and_refuses_an_unfair_one(fair_db, p
         ).fetchone()
     assert stored[0] == len([r for r in unfair.rows if r.passed is False]) and stored[1] == len(unfair.rows)
     assert version
+
+
+def test_ranking_quality_of_served_recommendations_as_labels_arrive(fair_db, store):
+    """What was served for TONIGHT, judged by the interactions of the following week, in SQL; checked
+    against the same figures computed here in Python from the same rows."""
+    import math
+
+    from ml.scoring import score
+    from monitoring import quality
+
+    tracking_uri, _ = store
+    score(fair_db, TONIGHT, tracking_uri, model_name="monitoring-none", top_k_jobs=10, top_k_modules=5)
+    label_end = TONIGHT + timedelta(days=6)
+    rows = quality.served_quality(fair_db, TONIGHT, TONIGHT, label_end)
+    assert {r.item_type for r in rows} == {"job", "module"}
+    quality.record(fair_db, "quality-run", rows)
+    quality.record(fair_db, "quality-run-2", rows)  # a re-run replaces, never duplicates
+    with connect(fair_db) as conn:
+        stored = conn.execute("select count(*), min(run_id) from monitoring.ranking_quality").fetchone()
+        served = conn.execute(
+            "select user_key, item_id, rank from marts_build.recommendations_jobs where as_of_date = %s",
+            (TONIGHT,),
+        ).fetchall()
+        labels = conn.execute(
+            "select user_key, item_id, max(grade) from features.interaction_labels where item_type = 'job'"
+            " and event_date between %s and %s group by 1, 2",
+            (TONIGHT, label_end),
+        ).fetchall()
+    assert stored == (2, "quality-run-2")
+    served_users = {u for u, _, _ in served}
+    grades: dict[str, dict[str, int]] = {}
+    for user, item, grade in labels:
+        if user in served_users:
+            grades.setdefault(user, {})[item] = grade
+    ndcgs, recalls = [], []
+    for user, items in grades.items():
+        ranks = {i: r for u, i, r in served if u == user}
+        dcg = sum((2 ** items[i] - 1) / math.log2(r + 1) for i, r in ranks.items() if i in items and r <= 10)
+        ideal = sorted(items.values(), reverse=True)[:10]
+        idcg = sum((2**g - 1) / math.log2(p + 2) for p, g in enumerate(ideal))
+        ndcgs.append(dcg / idcg if idcg else float("nan"))
+        recalls.append(sum(i in ranks for i in items) / len(items))
+    job = next(r for r in rows if r.item_type == "job")
+    assert job.users == len(grades) > 50
+    valid = [n for n in ndcgs if not math.isnan(n)]
+    assert job.ndcg10 == pytest.approx(sum(valid) / len(valid), rel=1e-9)
+    assert job.recall == pytest.approx(sum(recalls) / len(recalls), rel=1e-9)
+    assert 0 < job.ndcg10 < 1 and job.model_version == "retrieval_score"
