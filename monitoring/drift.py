@@ -317,6 +317,24 @@ def write_html(snapshots: list[tuple[str, object]], path: Path) -> Path:
     return path
 
 
+def _testable(dataset: str, segment: str, tests, ref: pd.DataFrame, cur: pd.DataFrame, min_rows: int,
+              skipped: list[str]) -> list[ColumnTest]:  # fmt: skip
+    """Numbers as floats (NULL -> NaN); a column with fewer than `min_rows` values on a side is skipped
+    with the reason (a feature that is NULL until a user has history, e.g. on the first nights)."""
+    kept = []
+    for t in tests:
+        for frame in (ref, cur):
+            if t.kind == "num":
+                frame[t.column] = pd.to_numeric(frame[t.column], errors="coerce").astype("float64")
+        counts = (int(ref[t.column].notna().sum()), int(cur[t.column].notna().sum()))
+        if min(counts) < min_rows:
+            skipped.append(f"{dataset}/{segment}/{t.column}: {counts[0]} reference and {counts[1]} current "
+                           f"values (< {min_rows}): not testable tonight")  # fmt: skip
+        else:
+            kept.append(t)
+    return kept
+
+
 def compute_drift(
     params: PgParams, day: date, report_dir: Path | None, config: DriftConfig | None = None
 ) -> DriftResult:
@@ -332,6 +350,7 @@ def compute_drift(
             *_plan_samples(conn, day, config),
         ]
     for dataset, segment, tests, ref, cur in samples:
+        tests = _testable(dataset, segment, tests, ref, cur, config.min_rows, result.skipped)
         if len(ref) < config.min_rows or len(cur) < config.min_rows or not tests:
             result.skipped.append(
                 f"{dataset}/{segment}: {len(ref)} reference and {len(cur)} current rows "
