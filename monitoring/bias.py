@@ -14,6 +14,9 @@ and group, over the queries with at least one item the user engaged with:
 
 Rule: for each attribute, lowest / highest group value >= `threshold` (the four-fifths rule) for both
 selection rate and exposure, among groups with at least `min_group_queries` queries ("unknown" excluded).
+A group fails only when the shortfall is more than sampling noise: even its value plus `z` standard errors
+is below `threshold` times the best group's value. On the demo's 500 users a group holds ~50-150 judged
+queries, and the observed ratio of two equally served groups falls below 0.8 by chance alone.
 Protected attributes come from `marts_build.dim_users` and are never model features.
 """
 
@@ -36,6 +39,7 @@ class BiasConfig:
     k: int = 10
     threshold: float = 0.8
     min_group_queries: int = 20
+    z: float = 1.96  # the shortfall must exceed this many standard errors of the group's value
     attributes: tuple[str, ...] = PROTECTED_ATTRIBUTES
 
 
@@ -121,6 +125,12 @@ def bias_by_group(
         by = merged.groupby(group)
         values["exposure"] = by["exposure"].mean()
         values["ndcg10"] = by["ndcg10"].mean()
+        n = sizes.reindex(values.index).astype(float)
+        p = values["selection_rate"]
+        stderr = {
+            "selection_rate": np.sqrt(p * (1 - p) / n),
+            "exposure": by["exposure"].std(ddof=1).reindex(values.index).fillna(0) / np.sqrt(n),
+        }
         rated = [g for g in values.index if sizes[g] >= config.min_group_queries and g != "unknown"]
         for metric in ("selection_rate", "exposure", "ndcg10"):
             ruled = metric in RULED_METRICS and len(rated) >= 2
@@ -128,7 +138,10 @@ def bias_by_group(
             for g, value in values[metric].items():
                 in_rule = ruled and g in rated
                 ratio = float(value / best) if in_rule and best > 0 else (1.0 if in_rule else None)
-                passed = (ratio >= config.threshold) if in_rule else None
+                passed = None
+                if in_rule:
+                    upper = value + config.z * float(stderr[metric][g])
+                    passed = bool(ratio >= config.threshold or upper >= config.threshold * best)
                 result.rows.append(
                     BiasRow(surface, attribute, str(g), metric, _num(value), ratio,
                             config.threshold if in_rule else None, passed, int(sizes[g]))
@@ -136,7 +149,7 @@ def bias_by_group(
                 if passed is False:
                     result.reasons.append(
                         f"{surface}: {attribute}={g} {metric}@{config.k} {value:.3f} is {ratio:.2f} of the "
-                        f"best group's {best:.3f} (< {config.threshold})"
+                        f"best group's {best:.3f} (< {config.threshold}, beyond {config.z:g} standard errors)"
                     )
         if len(rated) < 2:
             result.reasons.append(f"{surface}: {attribute} has fewer than two groups of "

@@ -175,3 +175,32 @@ def test_ranking_quality_of_served_recommendations_as_labels_arrive(fair_db, sto
     assert job.ndcg10 == pytest.approx(sum(valid) / len(valid), rel=1e-9)
     assert job.recall == pytest.approx(sum(recalls) / len(recalls), rel=1e-9)
     assert 0 < job.ndcg10 < 1 and job.model_version == "retrieval_score"
+
+
+def test_bias_rule_needs_a_shortfall_beyond_sampling_noise():
+    """The same observed ratio (0.75 of the best group) fails on 2,000 queries per group, and passes on
+    30, where two equally served groups differ that much by chance."""
+    import pandas as pd
+
+    def queries(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        users = [f"u{i}" for i in range(2 * n)]
+        hit = [1.0] * n + [1.0] * int(0.75 * n) + [0.0] * (n - int(0.75 * n))
+        frame = pd.DataFrame(
+            {"as_of_date": TONIGHT, "user_key": users, "item_type": "job", "n_rel": 1, "hit": hit,
+             "exposure": hit, "ndcg10": hit}
+        )  # fmt: skip
+        groups = pd.DataFrame({"user_key": users, "gender": ["m"] * n + ["f"] * n})
+        return frame, groups
+
+    config = bias.BiasConfig(attributes=("gender",))
+    small = bias.bias_by_group(*queries(30), "challenger_jobs", TONIGHT, config)
+    large = bias.bias_by_group(*queries(2_000), "challenger_jobs", TONIGHT, config)
+    ratio = next(r.ratio for r in small.rows if (r.group_value, r.metric) == ("f", "selection_rate"))
+    assert ratio == pytest.approx(22 / 30)
+    assert small.passed, small.reasons
+    assert not large.passed
+    assert {(r.group_value, r.metric) for r in large.rows if r.passed is False} == {
+        ("f", "selection_rate"),
+        ("f", "exposure"),
+    }
+    assert "beyond 1.96 standard errors" in large.reasons[0]
