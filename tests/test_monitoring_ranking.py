@@ -9,6 +9,7 @@ every observable feature: any model then ranks that group nearly at random.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def test_unchanged_features_pass_and_a_shifted_feature_refuses_the_challenger(fa
         )
     try:
         shifted = drift.compute_drift(fair_db, TONIGHT, tmp_path / "shifted", DRIFT)
+        # A platform younger than its warm-up records the same drift, and it only warns.
+        young = drift.compute_drift(fair_db, TONIGHT, None, replace(DRIFT, warmup_days=30))
     finally:
         with connect(fair_db) as conn:
             conn.execute(
@@ -69,6 +72,10 @@ def test_unchanged_features_pass_and_a_shifted_feature_refuses_the_challenger(fa
                 " set skill_overlap_weighted = (skill_overlap_weighted - 1) / 2 where as_of_date = %s",
                 (TONIGHT,),
             )
+    assert young.failed() == [] and {r.column_name for r in young.failed(critical_only=False)} == {
+        "skill_overlap_weighted"
+    }
+    assert any("warm-up" in reason for reason in young.skipped) and young.report_path is None
     failed = {(r.segment, r.column_name) for r in shifted.failed()}
     assert ("job", "skill_overlap_weighted") in failed and ("module", "skill_overlap_weighted") in failed
     assert all(c == "skill_overlap_weighted" for _, c in failed), failed
