@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STATE ?= $(CURDIR)/.kairoo
 # The domain packages, type-checked by `make lint`.
-TYPED := core taxonomy generator ingestion quality ml plans boards
+TYPED := core taxonomy generator ingestion quality ml plans monitoring boards
 export KAIROO_STATE_DIR ?= $(STATE)
 export DAGSTER_HOME ?= $(KAIROO_STATE_DIR)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False

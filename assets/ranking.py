@@ -7,6 +7,8 @@ recommendations still refresh; the check says why); an evaluation that cannot ru
 blocks scoring and publication.
 """
 
+from pathlib import Path
+
 import dagster as dg
 
 from assets.warehouse import LOOKBACK_DAYS
@@ -137,9 +139,41 @@ def promotion_gate(
     ranking: RankingResource,
 ) -> dg.AssetCheckResult:
     from ml.gate import promote_if_better
+    from monitoring.review import review_challenger
 
+    domain = ranking.config().ranker
+    _, end = window_of(context)
+    # Monitoring first: a critical drift of the model's inputs or a failed bias rule refuses the
+    # challenger before it is compared (the champion keeps serving, as with any refusal).
+    with transient_db_retries(context, "the challenger's monitoring review"):
+        review = review_challenger(
+            warehouse.params(),
+            context.run.run_id,
+            end,
+            mlflow.tracking_uri,
+            domain.model_name,
+            Path(warehouse.state_dir) / "monitoring",
+        )
+    monitoring_meta = {
+        "monitoring_verdict": review.verdict.status,
+        "monitoring": dg.MetadataValue.json(review.summary()),
+    }
+    if review.drift.report_path is not None:
+        monitoring_meta["drift_report"] = dg.MetadataValue.path(str(review.drift.report_path))
+    if not review.verdict.allows:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description="monitoring refused the challenger: " + "; ".join(review.verdict.blocked),
+            metadata={
+                "promoted": False,
+                "challenger_version": str(review.challenger_version),
+                "reasons": dg.MetadataValue.json(review.verdict.blocked),
+                **monitoring_meta,
+            },
+        )
     with transient_db_retries(context, "the promotion gate"):
-        decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, ranking.config().ranker)
+        decision = promote_if_better(warehouse.params(), mlflow.tracking_uri, domain)
     meta = decision.to_metadata()
     return dg.AssetCheckResult(
         passed=decision.promoted,
@@ -153,6 +187,7 @@ def promotion_gate(
             "reasons": dg.MetadataValue.json(meta["reasons"]),
             "metrics": dg.MetadataValue.json(meta["metrics"]),
             "rules": dg.MetadataValue.json(meta["rules"]),
+            **monitoring_meta,
         },
     )
 

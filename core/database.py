@@ -27,6 +27,7 @@ DDL_FILES: list[Path] = [
     _ROOT / "ingestion" / "ddl.sql",
     _ROOT / "ml" / "ddl.sql",
     _ROOT / "plans" / "ddl.sql",
+    _ROOT / "monitoring" / "ddl.sql",
 ]
 
 

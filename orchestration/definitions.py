@@ -8,14 +8,14 @@ Heavy libraries load only inside the steps that use them, so loading this module
 
 import dagster as dg
 
-from assets import plans, preflight, ranking, signals, warehouse
+from assets import monitoring, plans, preflight, ranking, signals, warehouse
 from core.settings import Settings
 from orchestration.jobs import nightly
 from orchestration.schedules import nightly_schedule
 from orchestration.sensors import end_dead_runs, late_signal_files, record_run_failures
 from runtime.resources import build_resources, executor_for
 
-STAGES = (preflight, signals, warehouse, ranking, plans)
+STAGES = (preflight, signals, warehouse, ranking, plans, monitoring)
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -26,7 +26,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=[c for stage in STAGES for c in stage.CHECKS],
         jobs=[nightly],
         schedules=[nightly_schedule],
-        sensors=[record_run_failures, end_dead_runs, late_signal_files],
+        sensors=[record_run_failures, end_dead_runs, late_signal_files, *monitoring.SENSORS],
         resources=build_resources(settings),
         executor=executor_for(settings),
     )

@@ -177,7 +177,10 @@ def test_every_mart_declares_its_publication(warehouse):
         "mart_workforce_mobility",
         "mart_tenant_activity_daily",
         "mart_tenant_tool_usage_daily",
-    }
+        # Observability over the monitoring history (monitoring/, ops, plans when present).
+        *(f"mart_obs_{m}" for m in ("nights", "drift", "bias", "anomalies", "freshness", "models",
+                                    "plan_costs", "quarantine", "waivers")),
+    }  # fmt: skip
     for name, rule in marts.items():
         assert rule["mode"] in ("full", "window"), name
         if rule["mode"] == "window":

@@ -172,6 +172,36 @@ def test_history_then_night_publishes_checked_marts(platform: Platform):
     gate = [e for e in night.get_asset_check_evaluations() if e.check_name == "promotion_gate"]
     assert gate and "reasons" in gate[0].metadata
 
+    # Monitoring judged the night: every gate recorded a verdict, none blocked unchanged demo data, and
+    # the night's materialization links the one drift report (also kept with the challenger's run).
+    verdicts = dict(
+        platform.query(f"select gate, status from monitoring.night_verdicts where run_id = '{night.run_id}'")
+    )
+    assert set(verdicts) == {"challenger_gate", "marts_gate", "plans_gate"}, verdicts
+    assert "block" not in verdicts.values(), verdicts
+    assert gate[0].metadata["monitoring_verdict"].value in ("pass", "warn")
+    drifted = platform.query(
+        "select dataset, count(*), count(*) filter (where drifted and critical) from monitoring.drift_results"
+        f" where run_id = '{night.run_id}' group by 1 order by 1"
+    )
+    assert {d for d, _, _ in drifted} >= {"pair_features", "signals"}, drifted
+    assert (
+        platform.query(f"select count(*) from monitoring.bias_results where run_id = '{night.run_id}'")[0][0]
+        > 0
+    )
+    summary = next(
+        m.event_specific_data.materialization
+        for m in night.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == "monitoring/night"
+    )
+    report = Path(summary.metadata["drift_report"].value)
+    assert report.exists() and report.read_text(encoding="utf-8").lstrip().lower().startswith(
+        "<!doctype html"
+    )
+    assert summary.metadata["verdict"].value in ("pass", "warn")
+    marts_gate = next(e for e in night.get_asset_check_evaluations() if e.check_name == "marts_gate")
+    assert marts_gate.severity == dg.AssetCheckSeverity.WARN or marts_gate.passed
+
 
 def test_rerunning_a_night_changes_nothing(copy_of: Platform):
     platform = copy_of
@@ -179,9 +209,10 @@ def test_rerunning_a_night_changes_nothing(copy_of: Platform):
     again = platform.run(END, END)
     assert again.success, _failed_checks(again)
     after = platform.published_fingerprint()
-    # Recommendations of a re-run night come from a retrained model version; everything else is identical.
+    # Recommendations of a re-run night come from a retrained model version, and the observability marts
+    # record every run (the re-run is one more); everything else is identical.
     for table in before:
-        if not table.startswith("recommendations"):
+        if not table.startswith(("recommendations", "mart_obs_")):
             assert after[table] == before[table], table
     dupes = platform.query("select count(*) - count(distinct event_id) from marts.fct_interactions")[0][0]
     assert dupes == 0

@@ -1,0 +1,121 @@
+"""What monitoring costs a night, against the night itself, on a generator world (tier S or M).
+
+The generator's signals for `--days` days land in a throw-away state folder, the history runs as one
+backfill and the last day as the nightly job (as `make demo` does; monitoring runs inside it). Then, on
+that same warehouse, each monitoring piece of the last night is timed on its own:
+
+- drift_s: every drift dataset (pair features, signals, served scores, plans when present), samples
+  drawn in PostgreSQL, Evidently reports, the one HTML file;
+- bias_s: the challenger's scores on its validation queries, per-group selection rate (fairlearn),
+  exposure and NDCG, for jobs and modules;
+- anomaly_s: every daily series of the night against its history, in PostgreSQL.
+
+total_s is their sum, night_s the nightly run's wall time (the reference, same machine, same run), and
+share_of_night = total_s / night_s (goal at M: total_s <= 60 and share <= 0.10). Evidently's import is
+timed apart (evidently_import_s: once per process). Prints ONE JSON line.
+
+    .venv/bin/python benchmarks/bench_monitoring.py --tier S   # ~10 min on 2 cores
+    .venv/bin/python benchmarks/bench_monitoring.py --tier M   # ~1.5 h (22 days of 1M events)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+START = date(2026, 1, 1)
+TIER_DAYS = {"S": 21, "M": 22}
+
+
+def log(message: str) -> None:
+    print(f"[bench_monitoring {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def timed(fn):
+    began = time.perf_counter()
+    value = fn()
+    return value, round(time.perf_counter() - began, 2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tier", default="S", choices=["S", "M"])
+    parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the state folder (to inspect it)")
+    args = parser.parse_args()
+    days = args.days or TIER_DAYS[args.tier]
+    state = Path(tempfile.mkdtemp(prefix=f"kairoo-benchmon-{args.tier}-"))
+    os.environ["KAIROO_STATE_DIR"] = str(state)
+    os.environ["DAGSTER_HOME"] = str(state / "dagster")
+    for name in (
+        "KAIROO_DATABASE_URL",
+        "KAIROO_LANDING_URL",
+        "MLFLOW_TRACKING_URI",
+        "KAIROO_MLFLOW_ARTIFACTS",
+    ):
+        os.environ.pop(name, None)
+
+    from core.database import stop_embedded, warehouse_params
+    from core.settings import get_settings
+    from scripts.demo import land_demo_signals, prepare_instance, run_nightly
+
+    settings = get_settings()
+    prepare_instance(settings)
+    stdout = os.dup(1)
+    os.dup2(2, 1)  # dbt and the runs print to stdout; ours is the one JSON line
+    end = START + timedelta(days=days - 1)
+    out: dict = {"bench": "monitoring", "tier": args.tier, "days": days}
+    try:
+        out["events"] = land_demo_signals(settings, START, end, tier=args.tier)
+        history, history_s, _ = run_nightly(START, end - timedelta(days=1))
+        log(f"history run: success={history.success} in {history_s:.0f} s")
+        night, night_s, _ = run_nightly(end, end)
+        out["night_s"], out["night_success"] = round(night_s, 1), night.success
+        log(f"nightly run: success={night.success} in {night_s:.0f} s")
+
+        from ml.train import RankerConfig
+        from monitoring import anomalies, bias, drift
+
+        params = warehouse_params(settings)
+        _, out["evidently_import_s"] = timed(lambda: __import__("evidently.metrics"))
+        result, out["drift_s"] = timed(lambda: drift.compute_drift(params, end, state / "bench-reports"))
+        out["drift_tests"], out["drift_failed"] = len(result.rows), len(result.failed(False))
+
+        def run_bias():
+            frame, _ = bias.challenger_rankings(
+                params, settings.mlflow_tracking_uri, RankerConfig().model_name
+            )
+            groups = bias.load_groups(params)
+            for item_type, part in frame.groupby("item_type"):
+                bias.bias_by_group(bias.per_query(part, 10), groups, item_type, end, bias.BiasConfig())
+            return len(frame)
+
+        out["bias_pairs"], out["bias_s"] = timed(run_bias)
+        scored, out["anomaly_s"] = timed(lambda: anomalies.score_days(params, end, end))
+        out["anomaly_series"] = len(scored)
+        out["total_s"] = round(out["drift_s"] + out["bias_s"] + out["anomaly_s"], 2)
+        out["share_of_night"] = round(out["total_s"] / night_s, 3)
+        out["history_errors"] = sum(
+            1 for a in anomalies.score_days(params, START, end) if a.level == "error"
+        )  # false alarms over the whole generated history
+    finally:
+        stop_embedded(settings.pg_dir)
+        if not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+    sys.stdout.flush()
+    os.dup2(stdout, 1)
+    print(json.dumps(out, default=str), flush=True)
+    return 0 if out.get("night_success") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

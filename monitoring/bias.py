@@ -1,0 +1,231 @@
+"""Bias: does the ranking serve every gender, age band and region equally well?
+
+For the business and the law: a recommendation product must not give one protected group systematically
+worse opportunities. Measured on a ranking with known outcomes (the challenger's validation queries:
+one user's candidates of one item type on one as-of date whose label window has closed), per attribute
+and group, over the queries with at least one item the user engaged with:
+
+- `selection_rate` (fairlearn `MetricFrame`, `selection_rate`): share of the group's queries with an
+  engaged-with item in the top k: how often the group is offered something it wants when there is one;
+- `exposure` (ours; fairlearn has none for rankings, fairlearn#945): the position-weighted attention
+  (1 / log2(1 + rank)) the group's engaged-with items receive in the top k, as a share of the best
+  possible (all of them on top): how high, not only whether, the right items are shown;
+- `ndcg10` by group, reported (no rule of its own: it mixes the two above with grades).
+
+Rule: for each attribute, lowest / highest group value >= `threshold` (the four-fifths rule) for both
+selection rate and exposure, among groups with at least `min_group_queries` queries ("unknown" excluded).
+A group fails only when the shortfall is more than sampling noise: even its value plus `z` standard errors
+is below `threshold` times the best group's value. On the demo's 500 users a group holds ~50-150 judged
+queries, and the observed ratio of two equally served groups falls below 0.8 by chance alone.
+Protected attributes come from `marts_build.dim_users` and are never model features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from core.database import PgParams, connect
+
+PROTECTED_ATTRIBUTES = ("gender", "age_band", "region")
+RULED_METRICS = ("selection_rate", "exposure")
+
+
+@dataclass(frozen=True)
+class BiasConfig:
+    k: int = 10
+    threshold: float = 0.8
+    min_group_queries: int = 20
+    z: float = 1.96  # the shortfall must exceed this many standard errors of the group's value
+    attributes: tuple[str, ...] = PROTECTED_ATTRIBUTES
+
+
+@dataclass
+class BiasRow:
+    surface: str
+    attribute: str
+    group_value: str
+    metric: str
+    value: float | None
+    ratio: float | None
+    threshold: float | None
+    passed: bool | None
+    users: int
+
+
+@dataclass
+class BiasResult:
+    as_of_date: date
+    rows: list[BiasRow] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not any(r.passed is False for r in self.rows) and any(r.passed for r in self.rows)
+
+
+def per_query(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """One row per judged query: hit (an engaged item in the top k), exposure share, ndcg10.
+
+    `frame`: user_key, item_type, as_of_date, item_id, score, grade (0 = no engagement).
+    """
+    f = frame.sort_values(["as_of_date", "user_key", "item_type", "score", "item_id"],
+                          ascending=[True, True, True, False, True]).reset_index(drop=True)  # fmt: skip
+    keys = ["as_of_date", "user_key", "item_type"]
+    f["rank"] = f.groupby(keys, sort=False).cumcount() + 1
+    rel = (f["grade"] > 0).astype(float)
+    disc = 1.0 / np.log2(1.0 + f["rank"])
+    f["exp"] = rel * disc * (f["rank"] <= k)
+    f["hit"] = rel * (f["rank"] <= k)
+    f["gain"] = (2.0 ** f["grade"] - 1.0) * disc * (f["rank"] <= 10)
+    f["rel"] = rel
+    g = f.groupby(keys, sort=False)
+    out = pd.DataFrame(
+        {"n_rel": g["rel"].sum(), "exp": g["exp"].sum(), "hit": g["hit"].max(), "dcg": g["gain"].sum()}
+    )
+    # Ideal: all engaged items on top (exposure), grades descending (NDCG).
+    ideal = f.sort_values([*keys, "grade"], ascending=[True, True, True, False])
+    ideal["irank"] = ideal.groupby(keys, sort=False).cumcount() + 1
+    ideal["idisc"] = 1.0 / np.log2(1.0 + ideal["irank"])
+    ideal["iexp"] = (ideal["grade"] > 0) * ideal["idisc"] * (ideal["irank"] <= k)
+    ideal["igain"] = (2.0 ** ideal["grade"] - 1.0) * ideal["idisc"] * (ideal["irank"] <= 10)
+    ig = ideal.groupby(keys, sort=False)
+    out["iexp"] = ig["iexp"].sum()
+    out["idcg"] = ig["igain"].sum()
+    out = out[out["n_rel"] > 0].reset_index()
+    out["exposure"] = out["exp"] / out["iexp"]
+    out["ndcg10"] = np.where(out["idcg"] > 0, out["dcg"] / out["idcg"], np.nan)
+    return out[[*keys, "n_rel", "hit", "exposure", "ndcg10"]]
+
+
+def bias_by_group(
+    queries: pd.DataFrame, groups: pd.DataFrame, surface: str, as_of: date, config: BiasConfig
+) -> BiasResult:
+    """Apply the rule per attribute to `per_query` output joined to the users' protected attributes."""
+    from fairlearn.metrics import MetricFrame, selection_rate
+
+    result = BiasResult(as_of)
+    merged = queries.merge(groups.drop_duplicates("user_key"), on="user_key", how="left")
+    for attribute in config.attributes:
+        if attribute not in merged.columns:
+            result.reasons.append(f"{surface}: {attribute} not available, not evaluated")
+            continue
+        group = merged[attribute].fillna("unknown").astype(str)
+        sizes = group.value_counts()
+        frame = MetricFrame(
+            metrics={"selection_rate": selection_rate},
+            y_true=np.ones(len(merged)),  # every judged query had something worth selecting
+            y_pred=merged["hit"].astype(int).to_numpy(),
+            sensitive_features=group.rename(attribute),
+        )
+        values = pd.DataFrame({"selection_rate": frame.by_group["selection_rate"]})
+        by = merged.groupby(group)
+        values["exposure"] = by["exposure"].mean()
+        values["ndcg10"] = by["ndcg10"].mean()
+        n = sizes.reindex(values.index).astype(float)
+        p = values["selection_rate"]
+        stderr = {
+            "selection_rate": np.sqrt(p * (1 - p) / n),
+            "exposure": by["exposure"].std(ddof=1).reindex(values.index).fillna(0) / np.sqrt(n),
+        }
+        rated = [g for g in values.index if sizes[g] >= config.min_group_queries and g != "unknown"]
+        for metric in ("selection_rate", "exposure", "ndcg10"):
+            ruled = metric in RULED_METRICS and len(rated) >= 2
+            best = values.loc[rated, metric].max() if rated else np.nan
+            for g, value in values[metric].items():
+                in_rule = ruled and g in rated
+                ratio = float(value / best) if in_rule and best > 0 else (1.0 if in_rule else None)
+                passed = None
+                if in_rule:
+                    upper = value + config.z * float(stderr[metric][g])
+                    passed = bool(
+                        (ratio is not None and ratio >= config.threshold) or upper >= config.threshold * best
+                    )
+                result.rows.append(
+                    BiasRow(surface, attribute, str(g), metric, _num(value), ratio,
+                            config.threshold if in_rule else None, passed, int(sizes[g]))
+                )  # fmt: skip
+                if passed is False:
+                    result.reasons.append(
+                        f"{surface}: {attribute}={g} {metric}@{config.k} {value:.3f} is {ratio:.2f} of the "
+                        f"best group's {best:.3f} (< {config.threshold}, beyond {config.z:g} standard errors)"
+                    )
+        if len(rated) < 2:
+            result.reasons.append(f"{surface}: {attribute} has fewer than two groups of "
+                                  f">= {config.min_group_queries} queries: rule not evaluated")  # fmt: skip
+    return result
+
+
+def _num(value) -> float | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+def load_groups(params: PgParams) -> pd.DataFrame:
+    """Protected attributes per user (`marts_build.dim_users`)."""
+    with connect(params) as conn:
+        cols = {
+            r[0]
+            for r in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts_build' and table_name = 'dim_users'"
+            ).fetchall()
+        }
+        if "user_key" not in cols:
+            raise RuntimeError(
+                "marts_build.dim_users is missing: protected attributes unknown, bias not shown"
+            )
+        picks = ["user_key", *[a for a in PROTECTED_ATTRIBUTES if a in cols]]
+        rows = conn.execute(f"select {', '.join(picks)} from marts_build.dim_users").fetchall()
+    return pd.DataFrame(rows, columns=picks)
+
+
+def challenger_rankings(params: PgParams, tracking_uri: str, model_name: str, max_queries: int = 50_000,
+                        seed: int = 7) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    """The challenger's scores on its own validation queries (dates and label window from its MLflow run).
+
+    Returns the frame `per_query` reads and the challenger's version. Uses ml's loaders, so the pairs are
+    exactly those the promotion gate evaluates.
+    """
+    from ml.features import load_pairs, model_matrix, sort_pairs
+    from ml.ranker import predict
+    from ml.registry import load_version, tracking
+
+    loaded = load_version(tracking_uri, model_name, "challenger")
+    if loaded is None:
+        raise RuntimeError(f"model {model_name!r} has no challenger: nothing to judge")
+    booster, version = loaded
+    with tracking(tracking_uri) as client:
+        run = client.get_run(client.get_model_version(model_name, version).run_id)
+    dates = [date.fromisoformat(d) for d in run.data.tags["valid_dates"].split(",")]
+    window = int(run.data.tags["label_window_days"])
+    with connect(params) as conn:
+        pairs = load_pairs(conn, dates, window, judged_only=True, max_queries=max_queries, seed=seed)
+    pairs = sort_pairs(pairs)
+    scores = predict(booster, model_matrix(pairs, booster.feature_name()).x)
+    frame = pairs[["as_of_date", "user_key", "item_type", "item_id", "grade"]].assign(score=scores)
+    return frame, str(version)
+
+
+def record(params: PgParams, run_id: str, result: BiasResult) -> int:
+    """Replace this run's bias rows for the day (idempotent re-run)."""
+    surfaces = sorted({r.surface for r in result.rows})
+    with connect(params) as conn:
+        conn.execute(
+            "delete from monitoring.bias_results where run_id = %s and as_of_date = %s and surface = any(%s)",
+            (run_id, result.as_of_date, surfaces),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into monitoring.bias_results (run_id, as_of_date, surface, attribute, group_value,"
+                " metric, value, ratio, threshold, passed, users) values (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s, %s)",
+                [
+                    (run_id, result.as_of_date, r.surface, r.attribute, r.group_value, r.metric, r.value,
+                     r.ratio, r.threshold, r.passed, r.users)
+                    for r in result.rows
+                ],
+            )  # fmt: skip
+    return len(result.rows)

@@ -1,0 +1,82 @@
+"""The two monitoring verdicts the night acts on, as single calls for the orchestration layer.
+
+- `review_challenger`: drift of tonight's inputs (one Evidently HTML report for the night, kept in the
+  state folder and logged to the challenger's MLflow run) and bias of the challenger's ranking, recorded,
+  then the `challenger_gate` verdict. The promotion gate calls it before it may move `champion`.
+- `review_marts`: anomalies of the run's days, recorded, then the `marts_gate` verdict, which holds the
+  marts' publication when it blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from core.database import PgParams
+from monitoring import anomalies, bias, drift, gates
+
+
+@dataclass
+class ChallengerReview:
+    verdict: gates.Verdict
+    drift: drift.DriftResult
+    bias: list[bias.BiasResult] = field(default_factory=list)
+    challenger_version: str | None = None
+
+    def summary(self) -> dict:
+        return {
+            "status": self.verdict.status,
+            "report_path": str(self.drift.report_path) if self.drift.report_path else None,
+            "drift_tests": len(self.drift.rows),
+            "drift_failed": [f"{r.dataset}/{r.segment}/{r.column_name}" for r in self.drift.failed(False)],
+            "drift_skipped": self.drift.skipped,
+            "bias_reasons": [reason for b in self.bias for reason in b.reasons],
+            **self.verdict.detail(),
+        }
+
+
+def review_challenger(
+    params: PgParams,
+    run_id: str,
+    as_of: date,
+    tracking_uri: str,
+    model_name: str,
+    report_dir: Path,
+    drift_config: drift.DriftConfig | None = None,
+    bias_config: bias.BiasConfig | None = None,
+) -> ChallengerReview:
+    """Drift and bias for tonight's challenger, recorded; the challenger gate's verdict, recorded."""
+    bias_config = bias_config or bias.BiasConfig()
+    night = drift.compute_drift(params, as_of, report_dir, drift_config)
+    drift.record(params, run_id, night)
+    frame, version = bias.challenger_rankings(params, tracking_uri, model_name)
+    groups = bias.load_groups(params)
+    results = []
+    for item_type, part in frame.groupby("item_type"):
+        queries = bias.per_query(part, bias_config.k)
+        result = bias.bias_by_group(queries, groups, f"challenger_{item_type}s", as_of, bias_config)
+        bias.record(params, run_id, result)
+        results.append(result)
+    if night.report_path is not None:
+        _log_report(tracking_uri, model_name, version, night.report_path)
+    verdict = gates.night_verdict(params, run_id, as_of, "challenger_gate")
+    return ChallengerReview(verdict, night, results, version)
+
+
+def _log_report(tracking_uri: str, model_name: str, version: str, path: Path) -> None:
+    """Keep the night's drift report with the challenger's MLflow run (artifact `monitoring/`)."""
+    from ml.registry import tracking
+
+    with tracking(tracking_uri) as client:
+        run_id = client.get_model_version(model_name, version).run_id
+        client.log_artifact(run_id, str(path), "monitoring")
+
+
+def review_marts(
+    params: PgParams, run_id: str, start: date, end: date, config: anomalies.AnomalyConfig | None = None
+) -> tuple[gates.Verdict, list[anomalies.Anomaly]]:
+    """Anomalies for each day of [start, end], recorded; the marts gate's verdict for the run."""
+    scored = anomalies.score_days(params, start, end, config)
+    anomalies.record(params, run_id, scored)
+    return gates.night_verdict(params, run_id, end, "marts_gate", start=start), scored
