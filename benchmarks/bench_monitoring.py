@@ -54,15 +54,9 @@ def main() -> int:
     args = parser.parse_args()
     days = args.days or TIER_DAYS[args.tier]
     state = Path(tempfile.mkdtemp(prefix=f"kairoo-benchmon-{args.tier}-"))
-    os.environ["KAIROO_STATE_DIR"] = str(state)
-    os.environ["DAGSTER_HOME"] = str(state / "dagster")
-    for name in (
-        "KAIROO_DATABASE_URL",
-        "KAIROO_LANDING_URL",
-        "MLFLOW_TRACKING_URI",
-        "KAIROO_MLFLOW_ARTIFACTS",
-    ):
-        os.environ.pop(name, None)
+    from benchmarks.isolation import isolate_state
+
+    isolate_state(state)
 
     from core.database import stop_embedded, warehouse_params
     from core.settings import get_settings

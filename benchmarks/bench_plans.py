@@ -160,15 +160,9 @@ def main() -> int:
     parser.add_argument("--state", type=Path, default=None, help="keep this state folder (to re-evaluate)")
     args = parser.parse_args()
     state = args.state or Path(tempfile.mkdtemp(prefix="kb-plans-", dir="/tmp"))
-    os.environ["KAIROO_STATE_DIR"] = str(state)
-    os.environ["DAGSTER_HOME"] = str(state / "dagster")
-    for name in (
-        "KAIROO_DATABASE_URL",
-        "KAIROO_LANDING_URL",
-        "MLFLOW_TRACKING_URI",
-        "KAIROO_MLFLOW_ARTIFACTS",
-    ):
-        os.environ.pop(name, None)
+    from benchmarks.isolation import isolate_state
+
+    isolate_state(state)
     from core.database import start_embedded, stop_embedded
     from core.settings import get_settings
 

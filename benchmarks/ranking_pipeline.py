@@ -52,15 +52,9 @@ def main() -> int:
     args = parser.parse_args()
     state = args.state or Path(tempfile.mkdtemp(prefix=f"kairoo-bench-{args.tier}-"))
     # The run must not touch the project's own state (or a production database): everything local.
-    os.environ["KAIROO_STATE_DIR"] = str(state)
-    os.environ["DAGSTER_HOME"] = str(state / "dagster")
-    for name in (
-        "KAIROO_DATABASE_URL",
-        "KAIROO_LANDING_URL",
-        "MLFLOW_TRACKING_URI",
-        "KAIROO_MLFLOW_ARTIFACTS",
-    ):
-        os.environ.pop(name, None)
+    from benchmarks.isolation import isolate_state
+
+    isolate_state(state)
 
     from core.database import stop_embedded
     from core.settings import get_settings
