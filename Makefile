@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
+# Defined before any rule names it: make expands prerequisites when it reads them.
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 STATE ?= $(CURDIR)/.kairoo
 # The domain packages, type-checked by `make lint`.
@@ -46,7 +48,6 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 # checkov (tests/test_deploy.py) pins packaging<24, which pytest 9 cannot share: its own venv, own lock.
-CHECKOV_VENV := .venv-checkov
 $(CHECKOV_VENV)/.installed: deploy/checkov.lock $(VENV)/.installed
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(VENV)/bin/uv pip install -q --python $(CHECKOV_VENV)/bin/python -r deploy/checkov.lock
