@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -52,6 +53,16 @@ def _env(params: PgParams, state: Path) -> dict[str, str]:
         "KAIROO_MLFLOW_ARTIFACTS": str(state / "mlartifacts"),
         "KAIROO_PARTITION_START": "2026-01-01",
     }
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module() -> Iterator[None]:
+    """Streamlit's script runner installs the page as `sys.modules["__main__"]` and leaves it there.
+    multiprocessing's spawn re-runs `__main__`'s file in every child, so a later test's Dask workers
+    ran the executive page and died ("Nanny failed to start", seen in a full `make test`)."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def _app_test(page: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch):

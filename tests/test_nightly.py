@@ -58,6 +58,10 @@ class Platform:
         with connect(self.params) as conn:
             return conn.execute(sql).fetchall()
 
+    def query_exec(self, sql: str) -> None:
+        with connect(self.params) as conn:
+            conn.execute(sql)
+
     def fingerprint(self, schema: str, table: str) -> tuple[int, str]:
         """Row count and an order-independent hash of one table."""
         rows = self.query(f'select md5(t::text) from {schema}."{table}" as t')
@@ -271,13 +275,19 @@ def test_a_failing_check_keeps_yesterdays_marts(copy_of: Platform):
         record.dagster_event
         for record in platform.instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     )
-    context = dg.build_run_status_sensor_context(
+    # The job's failure hook recorded it during the run (in-process runs never reach the sensor) ...
+    recorded = platform.query(f"select job_name from ops.run_failures where run_id = '{result.run_id}'")
+    assert recorded == [("nightly",)]
+    # ... and the sensor, for runs that died outside the process, records the same row.
+    platform.query_exec("delete from ops.run_failures")
+    # The warehouse resource holds the night's lock while open: a context manager, so the context is one.
+    with dg.build_run_status_sensor_context(
         sensor_name="record_run_failures",
         dagster_event=failure,
         dagster_instance=platform.instance,
         dagster_run=run,
         resources={"warehouse": platform.defs.resources["warehouse"]},
-    ).for_run_failure()
-    record_run_failures(context)
+    ) as status_context:
+        record_run_failures(status_context.for_run_failure())
     recorded = platform.query(f"select job_name from ops.run_failures where run_id = '{result.run_id}'")
     assert recorded == [("nightly",)]
