@@ -6,8 +6,9 @@
 3. The nightly job runs for the latest day, exactly as the 02:00 schedule would.
 Both runs are recorded in the project's Dagster instance: `make ui` shows them.
 
-The terminal gets one line per step (what ran, seconds, rows) and then the report; the full Dagster
-event log of each run goes to `<state>/logs/<run id>.log`, named in the report.
+The terminal gets one line per step of the night (what ran, seconds, rows) and then the report; the
+full Dagster event log of each run (the history's steps too) goes to `<state>/logs/<run id>.log`,
+named in the report.
 """
 
 from __future__ import annotations
@@ -178,6 +179,21 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
             else 0
         )
         print(f"  ops.quarantine{'':<26} {q:>10,}")
+        last_run = results[-1][1].run_id
+        verdicts = (
+            conn.execute(
+                "select gate, status from monitoring.night_verdicts where run_id = %s order by gate",
+                (last_run,),
+            ).fetchall()
+            if _has(conn, "monitoring", "night_verdicts")
+            else []
+        )
+        if verdicts:
+            print("\nTonight's monitoring verdict: " + ", ".join(f"{g} {s}" for g, s in verdicts))
+    print()
+    from plans.demo import print_plans
+
+    print_plans(warehouse_params(settings))
     print(
         "\nDagster UI: `make ui`, then http://127.0.0.1:3000 (runs, asset checks, metadata). "
         "MLflow: `make mlflow`, then http://127.0.0.1:5000.\n"
@@ -208,9 +224,8 @@ def main() -> int:
 
     print(f"code location loaded in {time.perf_counter() - began:.1f} s")
     results = []
-    print(f"history backfill {start}..{end - timedelta(days=1)} (one run):")
+    print(f"history backfill {start}..{end - timedelta(days=1)} (one run; its steps are in its event log)")
     history = run_nightly(start, end - timedelta(days=1))
-    print("\n".join(step_lines(history[0], history[2])))
     results.append((f"history backfill {start}..{end - timedelta(days=1)}", *history))
     # The last night also evaluates the ranker against the generator's latent truth (evaluation only).
     oracle = {
