@@ -25,6 +25,7 @@ SKIP_KEYS = {
     ("marts", "recommendations_published"),
     ("marts_build", "user_plans"),
     ("marts", "user_plans_published"),
+    ("monitoring", "night"),  # the night's verdict over ranking, which is left out
 }
 
 

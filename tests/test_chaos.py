@@ -307,7 +307,9 @@ def test_a_night_killed_in_ingestion_then_in_dbt_then_restarted_ends_complete(co
     retried = [e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert "warehouse_models" in retried
     # The dbt tests that lost their connection were errors of the step, never failed data checks.
-    assert not [e for e in result.get_asset_check_evaluations() if not e.passed]
+    # (Freshness checks, WARN, say the test's past days are overdue today: not what is asserted here.)
+    assert not [e for e in result.get_asset_check_evaluations()
+                if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]  # fmt: skip
     _assert_night_complete(copy)
 
 

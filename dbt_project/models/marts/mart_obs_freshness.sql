@@ -12,7 +12,8 @@ select
     sum(rows_loaded)::bigint as rows_loaded,
     min(loaded_at) as first_loaded_at,
     max(loaded_at) as last_loaded_at,
-    round((extract(epoch from min(loaded_at) - (partition_date + 1)::timestamp at time zone 'UTC') / 3600)::numeric, 2)
-        as hours_after_day_end
+    round(
+        (extract(epoch from min(loaded_at) - (partition_date + 1)::timestamp at time zone 'UTC') / 3600)::numeric, 2
+    )::numeric(12, 2) as hours_after_day_end
 from files
 group by partition_date, source
