@@ -8,7 +8,7 @@ Both runs are recorded in the project's Dagster instance: `make ui` shows them.
 
 The terminal gets one line per step of the night (what ran, seconds, rows) and then the report; the
 full Dagster event log of each run (the history's steps too) goes to `<state>/logs/<run id>.log`,
-named in the report.
+named in the report, and what the runs print (dbt's own log lines) to `<state>/logs/stdout-*.log`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,11 @@ def land_demo_signals(settings: Settings, start: date, end: date, tier: str = "S
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def run_nightly(start: date, end: date, run_config: dict | None = None):
+def run_nightly(start: date, end: date, run_config: dict | None = None, log_dir: Path | None = None):
+    """Run the nightly job for [start, end] in this process. With `log_dir`, what the run prints on
+    stdout (dagster-dbt re-emits every dbt event there, ~300 lines a night) goes to a file in it."""
+    import contextlib
+
     import dagster as dg
 
     from orchestration.definitions import defs  # imported once; the timer below covers the run only
@@ -82,12 +86,17 @@ def run_nightly(start: date, end: date, run_config: dict | None = None):
             "dagster/asset_partition_range_end": end.isoformat(),
         }
     began = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance,
-        tags=tags,
-        run_config={**QUIET_LOGGERS, **(run_config or {})},
-        raise_on_error=False,
-    )
+    with contextlib.ExitStack() as stack:
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context((log_dir / f"stdout-{start}-{end}.log").open("w"))
+            stack.enter_context(contextlib.redirect_stdout(out))
+        result = job.execute_in_process(
+            instance=instance,
+            tags=tags,
+            run_config={**QUIET_LOGGERS, **(run_config or {})},
+            raise_on_error=False,
+        )
     return result, time.perf_counter() - began, instance
 
 
@@ -169,16 +178,20 @@ def report(settings: Settings, results: list[tuple[str, object, float, object]])
             where table_schema in ('raw', 'marts') order by 1, 2
             """
         ).fetchall()
-        print("\nTables (rows):")
-        for schema, table in rows:
-            n = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-            print(f"  {schema}.{table:<32} {n:>10,}")
+        cells = [
+            f"{schema}.{table} {conn.execute(f'select count(*) from {schema}.{table}').fetchone()[0]:,}"
+            for schema, table in rows
+        ]
         q = (
             conn.execute("select count(*) from ops.quarantine").fetchone()[0]
             if _has(conn, "ops", "quarantine")
             else 0
         )
-        print(f"  ops.quarantine{'':<26} {q:>10,}")
+        cells.append(f"ops.quarantine {q:,}")
+        # Three tables a line: the report stays on one screen as the marts grow.
+        print("\nTables (rows):")
+        for i in range(0, len(cells), 3):
+            print("  " + "".join(f"{c:<44}" for c in cells[i : i + 3]).rstrip())
         last_run = results[-1][1].run_id
         verdicts = (
             conn.execute(
@@ -225,14 +238,14 @@ def main() -> int:
     print(f"code location loaded in {time.perf_counter() - began:.1f} s")
     results = []
     print(f"history backfill {start}..{end - timedelta(days=1)} (one run; its steps are in its event log)")
-    history = run_nightly(start, end - timedelta(days=1))
+    history = run_nightly(start, end - timedelta(days=1), log_dir=settings.state_dir / "logs")
     results.append((f"history backfill {start}..{end - timedelta(days=1)}", *history))
     # The last night also evaluates the ranker against the generator's latent truth (evaluation only).
     oracle = {
         "ops": {"ml__ranker_challenger": {"config": {"oracle_dir": str(settings.state_dir / "oracle")}}}
     }
     print(f"nightly {end}:")
-    night = run_nightly(end, end, oracle)
+    night = run_nightly(end, end, oracle, log_dir=settings.state_dir / "logs")
     print("\n".join(step_lines(night[0], night[2])))
     results.append((f"nightly {end}", *night))
     return report(settings, results)
