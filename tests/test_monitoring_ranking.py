@@ -21,6 +21,9 @@ from ml.train import RankerConfig, train_and_register
 from monitoring import bias, drift, gates
 from tests.conftest import make_database
 
+# Not in `make test-fast`: LightGBM trainings, MLflow and Evidently.
+pytestmark = pytest.mark.slow
+
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(3)]
 TONIGHT = DATES[-1]
 AS_OF = DATES[-1] + timedelta(days=7)

@@ -22,6 +22,9 @@ from ml.config import CandidateConfig, RankerConfig, RankingConfig, candidate_ho
 from ml.synthetic import make_ranking_data, write_to_warehouse
 from runtime.resources import RankingResource, build_resources
 
+# Not in `make test-fast`: two nights of ranking with training and MLflow.
+pytestmark = pytest.mark.slow
+
 DATES = [date(2026, 3, 1) + timedelta(days=7 * i) for i in range(5)]
 AS_OF = DATES[-1] + timedelta(days=7)  # every date's 7-day label window has closed
 FIRST = AS_OF - timedelta(days=29)  # the range both nights run over (30 days)
