@@ -36,6 +36,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from boards.browser import CHROMIUM, CHROMIUM_ARGS, READY_JS  # noqa: E402
 from core.database import PgParams, bootstrap, connect, ensure_database, start_embedded, stop_embedded  # noqa: E402
 from generator.tiers import get_tier  # noqa: E402
 
@@ -45,19 +46,6 @@ TOOLS = ["interview_coach", "resume_review", "salary_insights", "career_path_exp
 DEPARTMENTS = 22  # O*NET major groups the generator's departments are drawn from
 PAGES = {"executive": "", "observability": "observability", "review": "review"}
 LOADS = int(os.environ.get("KAIROO_BENCH_BOARDS_LOADS", "10"))
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-READY_JS = """() => {
-  const captions = document.querySelectorAll('[data-testid="stCaptionContainer"]');
-  const last = captions.length ? captions[captions.length - 1].textContent : '';
-  const m = last.match(/Page ready: (\\d+) charts/);
-  const busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]';
-  if (!m || document.querySelector(busy)) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
-  return charts.length >= Number(m[1]) && charts.every((c) => c.querySelector('.main-svg'));
-}"""
 
 
 def log(message: str) -> None:
@@ -215,7 +203,7 @@ def measure(url: str) -> dict[str, list[float]]:
 
     times: dict[str, list[float]] = {p: [] for p in PAGES}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         for _ in range(LOADS + 1):
             for page_name, path in PAGES.items():

@@ -27,6 +27,7 @@ import psycopg
 import pytest
 
 from boards import queries
+from boards.browser import CHROMIUM, CHROMIUM_ARGS, READY_JS
 from boards.connection import READER_ROLE, reader_params, role_params
 from core.database import PgParams, connect
 from core.settings import Settings, get_settings
@@ -34,12 +35,6 @@ from tests.conftest import make_database
 
 VIEWS = Path(__file__).resolve().parents[1] / "boards" / "views"
 PAGES = {"executive": "", "observability": "observability", "review": "review"}  # page -> URL path
-CHROMIUM = "/usr/bin/chromium"
-# python-svc machines: without the background-networking flags Chromium's calls out are refused.
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 START, END = date(2026, 3, 1), date(2026, 3, 10)  # the ranker needs a closed 7-day label window
 
 
@@ -389,19 +384,6 @@ def server(night: Night) -> Iterator[Server]:
     yield Server(url, process)
     process.terminate()
     process.wait(timeout=20)
-
-
-# Ready: the page's last element is drawn, Streamlit is not running, no element is still loading (skeleton),
-# and every chart the page announced is drawn.
-READY_JS = """() => {
-  const captions = document.querySelectorAll('[data-testid="stCaptionContainer"]');
-  const last = captions.length ? captions[captions.length - 1].textContent : '';
-  const m = last.match(/Page ready: (\\d+) charts/);
-  const busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]';
-  if (!m || document.querySelector(busy)) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
-  return charts.length >= Number(m[1]) && charts.every((c) => c.querySelector('.main-svg'));
-}"""
 
 
 @pytest.fixture(scope="module")
