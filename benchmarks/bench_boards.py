@@ -12,14 +12,15 @@ not the 1M events a day behind them (the warehouse benchmark measures building t
 Then it serves the real app (`python -m boards.serve`) as `kairoo_reader` and loads every page in
 Debian's headless Chromium (Playwright): ready = the page's last element is drawn, Streamlit has
 stopped running and every announced Plotly chart is drawn. One cold load per page (empty caches),
-then KAIROO_BENCH_BOARDS_LOADS warm loads (default 10). The same is measured at tier S in the same run
-as the reference. Prints ONE JSON line:
+then `--loads` warm loads (default 10, or KAIROO_BENCH_BOARDS_LOADS). The same is measured at tier S
+in the same run as the reference. Prints ONE JSON line:
 {"bench": "boards", "tier", "pages", "p95_ready_s", "cold_max_s", "reference_tier", "reference_p95_ready_s",
  "ratio", "rows", ...}.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -45,7 +46,6 @@ DAYS = 30
 TOOLS = ["interview_coach", "resume_review", "salary_insights", "career_path_explorer"]
 DEPARTMENTS = 22  # O*NET major groups the generator's departments are drawn from
 PAGES = {"executive": "", "observability": "observability", "review": "review"}
-LOADS = int(os.environ.get("KAIROO_BENCH_BOARDS_LOADS", "10"))
 
 
 def log(message: str) -> None:
@@ -198,14 +198,14 @@ def serve(params: PgParams, state: Path, port: int) -> subprocess.Popen:
     raise SystemExit("bench_boards: the boards server did not start within 90 s")
 
 
-def measure(url: str) -> dict[str, list[float]]:
+def measure(url: str, loads: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     times: dict[str, list[float]] = {p: [] for p in PAGES}
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        for _ in range(LOADS + 1):
+        for _ in range(loads + 1):
             for page_name, path in PAGES.items():
                 page = context.new_page()
                 began = time.perf_counter()
@@ -226,7 +226,7 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def run_tier(server: PgParams, tier_name: str, state: Path, port: int) -> dict:
+def run_tier(server: PgParams, tier_name: str, state: Path, port: int, loads: int) -> dict:
     params = PgParams(
         server.host, server.port, server.user, server.password, f"bench_boards_{tier_name.lower()}"
     )
@@ -235,8 +235,8 @@ def run_tier(server: PgParams, tier_name: str, state: Path, port: int) -> dict:
     rows = build(params, tier_name)
     process = serve(params, state, port)
     try:
-        log(f"tier {tier_name}: loading {len(PAGES)} pages {LOADS + 1} times")
-        times = measure(f"http://127.0.0.1:{port}")
+        log(f"tier {tier_name}: loading {len(PAGES)} pages {loads + 1} times")
+        times = measure(f"http://127.0.0.1:{port}", loads)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -249,20 +249,41 @@ def run_tier(server: PgParams, tier_name: str, state: Path, port: int) -> dict:
     }
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Explicit arguments win over the environment; with neither, `make bench`'s: tier M, 10 loads."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "tier",
+        nargs="?",
+        type=str.upper,
+        choices=["S", "M"],
+        default=os.environ.get("KAIROO_BENCH_TIER", "M").upper(),
+        help="tier measured (S is always measured too, as the reference)",
+    )
+    parser.add_argument(
+        "--loads",
+        type=int,
+        default=int(os.environ.get("KAIROO_BENCH_BOARDS_LOADS", "10")),
+        help="warm loads per page after the cold one",
+    )
+    return parser.parse_args(argv)
+
+
 def main() -> None:
-    tier = (sys.argv[1] if len(sys.argv) > 1 else os.environ.get("KAIROO_BENCH_TIER", "M")).upper()
+    args = parse_args()
+    tier, loads = args.tier, args.loads
     if not os.access("/usr/bin/chromium", os.X_OK):
         raise SystemExit("bench_boards: /usr/bin/chromium is missing (make chromium)")
     state = Path(tempfile.mkdtemp(prefix="kbb-", dir="/tmp"))
     try:
         # outlives this process on purpose: stopped explicitly below (the app server is another process)
         server = start_embedded(state / "pg", outlive_process=True)
-        reference = run_tier(server, "S", state, 8611)
-        measured = reference if tier == "S" else run_tier(server, tier, state, 8612)
+        reference = run_tier(server, "S", state, 8611, loads)
+        measured = reference if tier == "S" else run_tier(server, tier, state, 8612, loads)
         print(json.dumps({
             "bench": "boards", "tier": tier, "pages": len(PAGES), "p95_ready_s": measured["p95_ready_s"],
             "goal_p95_s": 2.0, "cold_max_s": measured["cold_max_s"],
-            "per_page_p95_s": measured["per_page_p95_s"], "warm_loads_per_page": LOADS,
+            "per_page_p95_s": measured["per_page_p95_s"], "warm_loads_per_page": loads,
             "reference_tier": "S", "reference_p95_ready_s": reference["p95_ready_s"],
             "ratio": round(measured["p95_ready_s"] / reference["p95_ready_s"], 3), "rows": measured["rows"],
             "load_average_1m": round(os.getloadavg()[0], 2),
