@@ -61,6 +61,13 @@ class NightConfig:
     tpm: int = 2_000_000
     night_envelope_usd: float | None = None  # None: the plan policy's
 
+    def __post_init__(self) -> None:
+        # Checked when the run starts, not at the end of a night whose plans would then be rolled back.
+        if not 0 <= self.weekly_summary_weekday <= 6:
+            raise ValueError(
+                f"weekly_summary_weekday must be 0..6 (Monday..Sunday), got {self.weekly_summary_weekday}"
+            )
+
     @property
     def config_version(self) -> str:
         """Changes when anything a plan depends on changes (a change re-plans everyone)."""

@@ -55,6 +55,10 @@ def test_summary_night_and_week_key():
     assert week_start(AS_OF) == week_start(date(2026, 3, 15)) == date(2026, 3, 9)
     with pytest.raises(ValueError):
         is_summary_night(AS_OF, 7)
+    from plans.night import NightConfig
+
+    with pytest.raises(ValueError, match="weekly_summary_weekday"):
+        NightConfig(weekly_summary_weekday=-1)
 
 
 def test_progress_counts_modules_and_hours_due_by_the_weeks_behind():
