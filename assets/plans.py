@@ -25,6 +25,7 @@ class PlansConfig(dg.Config):
 
     provider: str = ""  # empty: the llm resource's (KAIROO_PLANS_PROVIDER); offline | llm
     full_regeneration: bool = False  # re-plan every user, not only those whose inputs changed
+    weekly_summary_weekday: int = 0  # the night (0 = Monday .. 6 = Sunday) that writes weekly summaries
     weekly_hours: float = 5.0
     horizon_weeks: int = 8
     review_hours: int = 36
@@ -59,6 +60,7 @@ def user_plans(
     night = NightConfig(
         provider=config.provider or llm.plans_provider,
         full_regeneration=config.full_regeneration,
+        weekly_summary_weekday=config.weekly_summary_weekday,
         planner=PlannerConfig(weekly_hours=config.weekly_hours, horizon_weeks=config.horizon_weeks),
         review_hours=config.review_hours,
         concurrency=llm.concurrency,
@@ -87,6 +89,7 @@ def user_plans(
             "decisions_applied": report.decisions_applied,
             "expired_to_offline": report.expired_to_offline,
             "follow_ups": report.follow_ups,
+            "weekly_summaries": report.weekly_summaries,
             "offline_p95_ms": report.offline_p95_ms,
             "seconds": report.seconds,
         }

@@ -118,6 +118,28 @@ create table if not exists plans.follow_up_messages (
     primary key (follow_up_id, as_of_date)
 );
 
+-- Weekly progress summaries (task "weekly_summary", through the router), one per user and ISO week
+-- (week_start = its Monday): a re-run of the week upserts the same row.
+create table if not exists plans.weekly_summaries (
+    user_key text not null,
+    week_start date not null,
+    as_of_date date not null,
+    plan_id bigint not null references plans.plan_versions (plan_id),
+    summary jsonb not null,           -- plans.weekly.WeeklySummary: the note and the ids it cites
+    facts jsonb not null,             -- plans.weekly.WeeklyFacts it was written from
+    provider text not null,
+    model text not null,
+    prompt_version text not null,
+    tokens_in integer not null default 0,
+    tokens_out integer not null default 0,
+    cost_usd numeric(12, 6) not null default 0,
+    fallback_reason text,
+    rejected_reasons jsonb not null default '[]',
+    run_id text not null,
+    written_at timestamptz not null default now(),
+    primary key (user_key, week_start)
+);
+
 -- What the night published: the current plan of each user (write-audit-publish to marts.user_plans).
 create table if not exists marts_build.user_plans (
     user_key text primary key,

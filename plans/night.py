@@ -51,6 +51,7 @@ class NightConfig:
 
     provider: str = "offline"  # offline | llm (the router's chain, then offline)
     full_regeneration: bool = False
+    weekly_summary_weekday: int = 0  # date.weekday() of the night that writes weekly summaries (0 = Monday)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     inputs: InputConfig = field(default_factory=InputConfig)
     guardrails: GuardrailConfig = field(default_factory=GuardrailConfig)
@@ -59,6 +60,13 @@ class NightConfig:
     rpm: int = 500
     tpm: int = 2_000_000
     night_envelope_usd: float | None = None  # None: the plan policy's
+
+    def __post_init__(self) -> None:
+        # Checked when the run starts, not at the end of a night whose plans would then be rolled back.
+        if not 0 <= self.weekly_summary_weekday <= 6:
+            raise ValueError(
+                f"weekly_summary_weekday must be 0..6 (Monday..Sunday), got {self.weekly_summary_weekday}"
+            )
 
     @property
     def config_version(self) -> str:
@@ -93,6 +101,7 @@ class NightReport:
     queue_length: int = 0
     published_rows: int = 0
     follow_ups: dict = field(default_factory=dict)
+    weekly_summaries: dict = field(default_factory=dict)  # written, provider mix, fallbacks (plans.weekly)
     offline_p95_ms: float = 0.0
     seconds: float = 0.0
 
@@ -200,6 +209,20 @@ def run_night(
         )
         report.follow_ups.update(write_messages(conn, as_of, run_id, follow_up_router))
         report.published_rows = build_user_plans(conn, as_of)
+        from plans.weekly import write_weekly_summaries
+
+        # After build_user_plans: a summary is written against the plan the user holds from tonight on.
+        summary_router = (
+            Router(
+                POLICIES["weekly_summary"], chain, concurrency=config.concurrency, rpm=config.rpm,
+                tpm=config.tpm,
+            )
+            if config.provider == "llm" and chain
+            else None
+        )  # fmt: skip
+        report.weekly_summaries = write_weekly_summaries(
+            conn, as_of, run_id, config.weekly_summary_weekday, summary_router
+        )
         report.queue_length = scalar(
             conn, "select count(*) from plans.review_queue where status = 'pending' and applied_at is null"
         )

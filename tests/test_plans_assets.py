@@ -28,6 +28,8 @@ def test_plans_assets_write_audit_and_publish(pg_server, tmp_path):
     result = dg.materialize(
         [*ASSETS, *CHECKS], partition_key=AS_OF.isoformat(), resources=resources,
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        # AS_OF is a Tuesday: the night that writes weekly summaries, by the typed config.
+        run_config={"ops": {"marts_build__user_plans": {"config": {"weekly_summary_weekday": 1}}}},
     )  # fmt: skip
     assert result.success
     (check,) = result.get_asset_check_evaluations()
@@ -35,6 +37,8 @@ def test_plans_assets_write_audit_and_publish(pg_server, tmp_path):
     meta = result.asset_materializations_for_node("marts_build__user_plans")[0].metadata
     assert meta["users_planned"].value == len(users) and meta["within_envelope"].value is True
     assert meta["provider_mix"].value == {"offline": len(users)}
+    weekly = meta["weekly_summaries"].value
+    assert weekly["written"] == len(users) and weekly["provider_mix"] == {"offline": len(users)}
     with connect(params) as conn:
         assert conn.execute("select count(*) from marts.user_plans").fetchone()[0] == len(users)
         # The reviewer role: reads plans and the queue, writes decision columns only.
