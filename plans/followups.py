@@ -105,7 +105,7 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
     from plans.guardrails import MAX_MESSAGE, check_text
     from plans.privacy import leaks, scrub, vault_values
     from plans.prompts import follow_up_messages
-    from plans.router import OFFLINE, Request, Result, constant, read_cache, write_cache, write_ledger
+    from plans.router import OFFLINE, Request, Result, constant, run_recorded
 
     due = due_tonight(conn, as_of)
     if not due:
@@ -129,13 +129,7 @@ def write_messages(conn: psycopg.Connection, as_of: date, run_id: str, router=No
     if router is None:
         results = [Result(r.user_key, "follow_up", r.fallback(), OFFLINE, OFFLINE) for r in requests]
     else:
-        # A night replayed after a failure (its messages rolled back) answers from the cache: zero tokens,
-        # as the plans and weekly summaries do.
-        router.cache = read_cache(conn, router.cache_keys(requests))
-        router.lookup = lambda key: read_cache(conn, [key]).get(key)
-        results = router.run_sync(requests)
-        write_ledger(conn, router.ledger, run_id, as_of)
-        write_cache(conn, router)
+        results = run_recorded(conn, router, requests, run_id, as_of)
     with conn.cursor() as cur:
         cur.executemany(
             "insert into plans.follow_up_messages (follow_up_id, as_of_date, message, provider,"

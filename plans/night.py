@@ -200,28 +200,15 @@ def run_night(
         from plans.followups import refresh_follow_ups, write_messages
 
         report.follow_ups = refresh_follow_ups(conn, as_of, run_id)
-        follow_up_router = (
-            Router(
-                POLICIES["follow_up"], chain, concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm
-            )
-            if config.provider == "llm" and chain
-            else None
+        report.follow_ups.update(
+            write_messages(conn, as_of, run_id, _task_router("follow_up", config, chain))
         )
-        report.follow_ups.update(write_messages(conn, as_of, run_id, follow_up_router))
         report.published_rows = build_user_plans(conn, as_of)
         from plans.weekly import write_weekly_summaries
 
         # After build_user_plans: a summary is written against the plan the user holds from tonight on.
-        summary_router = (
-            Router(
-                POLICIES["weekly_summary"], chain, concurrency=config.concurrency, rpm=config.rpm,
-                tpm=config.tpm,
-            )
-            if config.provider == "llm" and chain
-            else None
-        )  # fmt: skip
         report.weekly_summaries = write_weekly_summaries(
-            conn, as_of, run_id, config.weekly_summary_weekday, summary_router
+            conn, as_of, run_id, config.weekly_summary_weekday, _task_router("weekly_summary", config, chain)
         )
         report.queue_length = scalar(
             conn, "select count(*) from plans.review_queue where status = 'pending' and applied_at is null"
@@ -250,6 +237,13 @@ def scalar(conn: psycopg.Connection, sql: str, args: tuple = ()) -> Any:
     if row is None:
         raise RuntimeError(f"no row from: {sql.strip()[:80]}")
     return row[0]
+
+
+def _task_router(task: str, config: NightConfig, chain) -> Router | None:
+    """The router of a message task (follow-up, weekly summary) on LLM nights; None: the offline text."""
+    if config.provider != "llm" or not chain:
+        return None
+    return Router(POLICIES[task], chain, concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm)
 
 
 def _reason_kind(reason: str) -> str:

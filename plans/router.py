@@ -514,3 +514,14 @@ def write_cache(conn, router: Router) -> int:
             [(*r, policy.cache_ttl_hours) for r in rows],
         )
     return len(rows)
+
+
+def run_recorded(conn, router: Router, requests: list[Request], run_id: str, as_of: date) -> list[Result]:
+    """Answer `requests` cache first, then record every attempt in the ledger and the new answers in the
+    cache, on `conn` (the night's transaction): a night replayed after a rollback costs zero tokens."""
+    router.cache = read_cache(conn, router.cache_keys(requests))
+    router.lookup = lambda key: read_cache(conn, [key]).get(key)
+    results = router.run_sync(requests)
+    write_ledger(conn, router.ledger, run_id, as_of)
+    write_cache(conn, router)
+    return results

@@ -271,16 +271,7 @@ def write_weekly_summaries(
     """
     from plans.night import _reason_kind
     from plans.privacy import scrub, vault_values
-    from plans.router import (
-        OFFLINE,
-        POLICIES,
-        Request,
-        Result,
-        constant,
-        read_cache,
-        write_cache,
-        write_ledger,
-    )
+    from plans.router import OFFLINE, POLICIES, Request, Result, constant, run_recorded
 
     if not is_summary_night(as_of, weekday):
         return {"written": 0, "skipped": f"not the summary weekday ({weekday})"}
@@ -303,11 +294,7 @@ def write_weekly_summaries(
                                                           values=values),
                         constant(offline[f.user_key]), functools.partial(scrub, values=values))
             )  # fmt: skip
-        router.cache = read_cache(conn, router.cache_keys(requests))
-        router.lookup = lambda key: read_cache(conn, [key]).get(key)
-        results = router.run_sync(requests)
-        write_ledger(conn, router.ledger, run_id, as_of)
-        write_cache(conn, router)
+        results = run_recorded(conn, router, requests, run_id, as_of)
     week = week_start(as_of)
     with conn.cursor() as cur:
         cur.executemany(
