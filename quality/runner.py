@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,6 +15,8 @@ from quality.suites import Suite
 
 # How many failing values to keep per expectation: enough to recognise the problem in the UI.
 SAMPLE_SIZE = 10
+# A cross-row rule written as SQL over the batch ({batch}): duplicates, unknown references.
+UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def run_suite(
         result = validation.run(result_format="SUMMARY")
     raise_if_transient([r.to_json_dict() for r in result.results])
     outcomes = [_outcome(r.to_json_dict()) for r in result.results]
+    outcomes = [_with_unexpected_rows(params, o, query) for o in outcomes]
     return SuiteResult(suite=suite.name, target=suite.target, success=bool(result.success), outcomes=outcomes)
 
 
@@ -113,9 +116,22 @@ def _outcome(d: dict[str, Any]) -> ExpectationOutcome:
     config = d["expectation_config"]
     kwargs = {k: v for k, v in config["kwargs"].items() if k != "batch_id"}
     res = d.get("result") or {}
+    if config["type"] == UNEXPECTED_ROWS:
+        # Its observed value is the number of rows its query returned: each one is a failure.
+        rows = res.get("observed_value")
+        return ExpectationOutcome(
+            expectation=config["type"],
+            column=config.get("description") or kwargs.get("description"),
+            success=bool(d["success"]),
+            observed_value=rows,
+            unexpected_count=rows,
+            unexpected_percent=None,  # a count of violating groups has no denominator
+            sample=[],
+            kwargs=kwargs,
+        )
     return ExpectationOutcome(
         expectation=config["type"],
-        column=kwargs.get("column"),
+        column=kwargs.get("column") or ", ".join(kwargs.get("column_list") or []) or None,
         success=bool(d["success"]),
         observed_value=res.get("observed_value"),
         unexpected_count=res.get("unexpected_count"),
@@ -123,6 +139,29 @@ def _outcome(d: dict[str, Any]) -> ExpectationOutcome:
         sample=list(res.get("partial_unexpected_list") or [])[:SAMPLE_SIZE],
         kwargs=kwargs,
     )
+
+
+def _with_unexpected_rows(
+    params: PgParams, outcome: ExpectationOutcome, batch_query: str | None
+) -> ExpectationOutcome:
+    """A failed UnexpectedRowsExpectation, with its first rows as the sample.
+
+    GX returns those rows only in the COMPLETE result format, which would also list up to 200 values
+    of every other expectation; so the failing query (and only a failing one) is run again here, limited.
+    The batch is substituted as GX does: bare when the query joins (it aliases the batch itself),
+    otherwise aliased.
+    """
+    if outcome.success or outcome.expectation != UNEXPECTED_ROWS:
+        return outcome
+    query = str(outcome.kwargs["unexpected_rows_query"])
+    batch = f"({batch_query})" if batch_query else "(select 1) as no_batch"
+    if " join " not in f" {query.lower()} ":
+        batch = f"{batch} as subselect"
+    with connect(params) as conn:
+        cur = conn.execute(f"select * from ({query.format(batch=batch)}) as unexpected limit {SAMPLE_SIZE}")
+        names = [c.name for c in cur.description or []]
+        sample = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    return replace(outcome, sample=sample)
 
 
 def record_result(params: PgParams, result: SuiteResult, *, run_id: str, partition_key: str | None) -> None:

@@ -94,3 +94,69 @@ def test_render_query_wraps_cte_chains_for_gx():
         render_query(s, None, None)
         == "select * from (with x as (select 1 as n) select n from x) as suite_rows"
     )
+
+
+def _recommendations(params, plant: bool) -> None:
+    """Two nights of job lists (5 users x ranks 1..3 over known jobs); `plant` adds tonight's faults."""
+    with connect(params) as conn:
+        for ddl in (
+            "drop table if exists marts_build.recommendations_jobs",
+            "drop table if exists marts_build.dim_users",
+            "drop table if exists marts_build.dim_jobs",
+            "create table marts_build.dim_users (user_key text primary key)",
+            "create table marts_build.dim_jobs (job_id text primary key)",
+            """create table marts_build.recommendations_jobs (as_of_date date not null,
+               user_key text not null, item_id text not null, rank integer not null,
+               score double precision not null, model_name text not null, model_version text not null)""",
+        ):
+            conn.execute(ddl)
+        conn.execute("insert into marts_build.dim_users select 'u' || g from generate_series(1, 5) g")
+        conn.execute("insert into marts_build.dim_jobs select 'j' || g from generate_series(1, 9) g")
+        conn.execute(
+            """insert into marts_build.recommendations_jobs
+               select d, 'u' || u, 'j' || (u + r), r, 1.0 / r, 'm', '1'
+               from unnest(array[date '2026-03-01', date '2026-03-02']) as d,
+                    generate_series(1, 5) as u, generate_series(1, 3) as r"""
+        )
+        # Last night's faults must not fail tonight: the suite reads tonight's rows only.
+        insert = "insert into marts_build.recommendations_jobs values (%s, %s, %s, %s, 0.5, 'm', '1')"
+        conn.execute(insert, ("2026-03-01", "ghost", "j1", 1))
+        if plant:
+            for row in (
+                ("u1", "j9", 1),  # a second rank 1 for u1
+                ("u2", "j3", 4),  # j3 listed twice for u2 (ranks 1..3 hold j3, j4, j5)
+                ("u404", "j1", 1),  # a user unknown to dim_users
+                ("u3", "j404", 4),  # a job unknown to dim_jobs
+            ):
+                conn.execute(insert, ("2026-03-02", *row))
+
+
+def test_recommendations_suite_finds_each_cross_row_fault_with_its_rows(fresh_db):
+    """Duplicate ranks, duplicate items and unknown users or items tonight each fail their own rule,
+    with the offending rows as the sample; yesterday's rows are not re-read."""
+    from quality.mart_suites import RECOMMENDATION_SUITES
+
+    suite = next(s.suite for s in RECOMMENDATION_SUITES if s.suite.table == "recommendations_jobs")
+    night = date(2026, 3, 2)
+    _recommendations(fresh_db, plant=False)
+    clean = run_suite(fresh_db, suite, start=night, end=night)
+    assert clean.success, clean.summary()
+    assert len(clean.outcomes) == 7
+
+    _recommendations(fresh_db, plant=True)
+    result = run_suite(fresh_db, suite, start=night, end=night)
+    assert not result.success
+    failed = {o.column: o for o in result.failed}
+    assert set(failed) == {
+        "one row per (user_key, rank)",
+        "one row per (user_key, item_id)",
+        "user_key is a known dim_users.user_key",
+        "item_id is a known dim_jobs.job_id",
+    }, result.summary()
+    assert failed["one row per (user_key, rank)"].sample == [{"user_key": "u1", "rank": 1, "copies": 2}]
+    assert failed["one row per (user_key, item_id)"].sample == [
+        {"user_key": "u2", "item_id": "j3", "copies": 2}
+    ]
+    assert failed["user_key is a known dim_users.user_key"].sample == [{"user_key": "u404"}]
+    assert failed["item_id is a known dim_jobs.job_id"].sample == [{"item_id": "j404"}]
+    assert all(o.unexpected_count == 1 for o in failed.values())
