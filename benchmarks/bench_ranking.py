@@ -11,8 +11,9 @@ Prints ONE JSON line. Figures:
 - per generator tier (`tiers`; the top-level figures are the largest tier's): the nightly job runs on the
   generator's world (benchmarks/ranking_pipeline.py) and the last night's model is evaluated on its time
   split: ndcg10 against oracle_ndcg10 (the candidates ranked by the latent utility the behaviour was drawn
-  from; the same-run reference) and best_baseline_ndcg10 (popularity or skill overlap); train_rows_per_s
-  (LightGBM fit) and score_rows_per_s (chunked batch scoring of every user's candidates).
+  from; the same-run reference) and best_baseline_ndcg10 (popularity or skill overlap); utility_ndcg10 (the
+  same NDCG with the latent utility as gain, oracle = 1.0; goal >= 0.9) and the best baseline's;
+  train_rows_per_s (LightGBM fit) and score_rows_per_s (chunked batch scoring of every user's candidates).
 
     .venv/bin/python benchmarks/bench_ranking.py [--tiers S,M] [--users 100000] [--jobs 20000]
 
@@ -147,6 +148,9 @@ def main() -> None:
         "best_baseline_ndcg10",
         "ndcg_vs_oracle",
         "ndcg_vs_best_baseline",
+        "utility_ndcg10",
+        "best_baseline_utility_ndcg10",
+        "bias_ratios",
         "train_rows_per_s",
         "score_rows_per_s",
     ):

@@ -10,8 +10,10 @@ time split against:
 - the oracle: the same candidates ranked by the generator's latent utility (evaluation only);
 - the best baseline: popularity or skill overlap (retrieval score), whichever ranks better.
 
-Figures: ndcg10, oracle_ndcg10, best_baseline_ndcg10, their ratios (goal >= 0.9 and >= 1.15), the
-split and its dates, bias ratios, events, and the wall time of each run. Prints ONE JSON line.
+Figures: ndcg10, oracle_ndcg10, best_baseline_ndcg10, their ratios (goal >= 0.9 and >= 1.15),
+utility_ndcg10 (NDCG with the latent utility as gain: the oracle scores 1.0 by construction; goal >= 0.9)
+and the best baseline's, the split and its dates, bias ratios, events, and the wall time of each run.
+Prints ONE JSON line.
 
     .venv/bin/python benchmarks/ranking_pipeline.py --tier S            # ~8 min on 2 cores
     .venv/bin/python benchmarks/ranking_pipeline.py --tier M --days 22  # ~1.5 h
@@ -96,7 +98,8 @@ def main() -> int:
         out["score_rows_per_s"] = served.get("score_rows_per_s")
         out["serving"] = served.get("serving")
         metrics = ranker_metrics(meta)
-        for key in ("ndcg10", "map10", "recall50", "oracle_ndcg10", "best_baseline_ndcg10"):
+        for key in ("ndcg10", "map10", "recall50", "oracle_ndcg10", "best_baseline_ndcg10", "utility_ndcg10",
+                    "best_baseline_utility_ndcg10"):  # fmt: skip
             out[key] = round(float(metrics[key]), 4) if key in metrics else None
         if out["ndcg10"] is not None and out["oracle_ndcg10"]:
             out["ndcg_vs_oracle"] = round(out["ndcg10"] / out["oracle_ndcg10"], 3)

@@ -11,6 +11,12 @@ tells us nothing about the order we showed.
 
 Baselines: `popularity` ranks by the item's 7-day interactions, `skill_overlap` by the retrieval score.
 The oracle ranks by the generator's latent utility: an upper reference, read by evaluation only.
+
+With the oracle, every ranker also gets utility-NDCG@10: the same NDCG with the latent utility as a
+linear gain, shifted per query so its least useful candidate gains 0. The oracle scores 1.0 by
+construction, so a model's figure is the share of the true preference order it recovers, free of the
+noise in which candidates a user happened to act on. It averages over every query whose candidates'
+utilities are not all equal (a user's preferences exist whether or not they acted this week).
 """
 
 from __future__ import annotations
@@ -66,6 +72,30 @@ def per_query_metrics(
     return out
 
 
+def utility_ndcg(
+    frame: pd.DataFrame, score: np.ndarray | pd.Series, utility: np.ndarray, k: int = 10
+) -> float:
+    """Mean NDCG@k of `score`'s order with the latent `utility` (shifted per query to >= 0) as gain."""
+    qid = frame.groupby(QUERY_KEYS, sort=True).ngroup().to_numpy()
+    if not len(qid):
+        return float("nan")
+    n_q = int(qid.max()) + 1
+    u = np.asarray(utility, dtype=np.float64)
+    floor = np.full(n_q, np.inf)
+    np.minimum.at(floor, qid, u)
+    gain = u - floor[qid]
+    s = np.asarray(score, dtype=np.float64)
+    item_rank = pd.Index(frame["item_id"].astype(str).to_numpy()).factorize(sort=True)[0]
+    order = np.lexsort((item_rank, -s, qid))  # ties by item id, as per_query_metrics
+    pos = _positions(qid[order])
+    dcg = np.bincount(qid[order], weights=gain[order] / np.log2(pos + 2.0) * (pos < k), minlength=n_q)
+    iorder = np.lexsort((-gain, qid))
+    ipos = _positions(qid[iorder])
+    idcg = np.bincount(qid[iorder], weights=gain[iorder] / np.log2(ipos + 2.0) * (ipos < k), minlength=n_q)
+    judged = idcg > 0
+    return float((dcg[judged] / idcg[judged]).mean()) if judged.any() else float("nan")
+
+
 def summarize(per_query: pd.DataFrame) -> dict[str, float]:
     """Mean metrics over queries with at least one relevant candidate."""
     judged = per_query[per_query["n_rel"] > 0]
@@ -100,6 +130,9 @@ def compare(
         rows[name] = ranking_metrics(frame, s, label)
     if oracle_utility is not None:
         rows["oracle"] = ranking_metrics(frame, oracle_utility, label)
+        scores = {"model": model_score, **baseline_scores(frame), "oracle": oracle_utility}
+        for name, s in scores.items():
+            rows[name]["utility_ndcg10"] = utility_ndcg(frame, s, oracle_utility)
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

@@ -57,11 +57,16 @@ class Trained:
         out = {}
         for ranker, row in self.evaluation.iterrows():
             prefix = "" if ranker == "model" else f"{ranker}_"
-            for metric in ("ndcg10", "map10", "recall50"):
-                out[f"{prefix}{metric}"] = float(row[metric])
+            for metric in ("ndcg10", "map10", "recall50", "utility_ndcg10"):
+                if metric in row:  # utility_ndcg10 only with the generator's oracle
+                    out[f"{prefix}{metric}"] = float(row[metric])
         out["valid_queries"] = float(self.evaluation.loc["model", "queries"])
         baselines = [r for r in self.evaluation.index if r not in ("model", "oracle")]
         out["best_baseline_ndcg10"] = float(self.evaluation.loc[baselines, "ndcg10"].max())
+        if "utility_ndcg10" in self.evaluation:
+            out["best_baseline_utility_ndcg10"] = float(
+                self.evaluation.loc[baselines, "utility_ndcg10"].max()
+            )
         if self.bias is not None:
             for attribute, ratio in self.bias.ratios.items():
                 out[f"bias_ratio_{attribute}"] = float(ratio)

@@ -11,7 +11,7 @@ import pytest
 
 from ml.bias import bias_report
 from ml.config import RankerConfig, candidate_horizon_days
-from ml.evaluation import per_query_metrics, ranking_metrics
+from ml.evaluation import compare, per_query_metrics, ranking_metrics, utility_ndcg
 from ml.features import MODEL_FEATURES, check_features, model_matrix
 from ml.gate import decide
 from ml.window import dates_to_draw, time_split
@@ -51,6 +51,25 @@ def test_ties_are_broken_by_item_id_and_hit_counts_top_k():
     pq = per_query_metrics(frame, np.zeros(3), hit_k=2)
     assert pq.loc[0, "hit"] == 0.0  # i0, i1 shown first on a tie
     assert per_query_metrics(frame, np.zeros(3), hit_k=3).loc[0, "hit"] == 1.0
+
+
+def test_utility_ndcg_uses_the_shifted_latent_utility_as_gain():
+    frame = _query([0, 0, 0, 0])  # no realized label: utility-NDCG still judges the query
+    utility = np.array([-1.0, 2.0, 0.0, 1.0])  # gains after the shift: 0, 3, 1, 2
+    scores = np.array([4.0, 3.0, 2.0, 1.0])  # order i0, i1, i2, i3
+    dcg = 0 / math.log2(2) + 3 / math.log2(3) + 1 / math.log2(4) + 2 / math.log2(5)
+    idcg = 3 / math.log2(2) + 2 / math.log2(3) + 1 / math.log2(4)
+    assert utility_ndcg(frame, scores, utility) == pytest.approx(dcg / idcg)
+    assert utility_ndcg(frame, utility, utility) == pytest.approx(1.0)  # the oracle, by construction
+    # Only the top k count; a query whose candidates are all equally useful is not judged.
+    assert utility_ndcg(frame, scores, utility, k=1) == pytest.approx(0.0)
+    both = pd.concat([frame, _query([0, 0], user="v")], ignore_index=True)
+    assert utility_ndcg(both, np.r_[scores, [1, 2]], np.r_[utility, [5, 5]]) == pytest.approx(dcg / idcg)
+    # The evaluation table carries it for every ranker when the oracle is known.
+    table = compare(frame.assign(retrieval_score=[1, 2, 3, 4], item_popularity_7d=0), scores, utility)
+    assert table.loc["oracle", "utility_ndcg10"] == pytest.approx(1.0)
+    assert table.loc["model", "utility_ndcg10"] == pytest.approx(dcg / idcg)
+    assert set(table.index) == {"model", "popularity", "skill_overlap", "oracle"}
 
 
 def test_model_matrix_groups_queries_and_refuses_protected_features():
