@@ -70,9 +70,12 @@ ui: install manifest
 mlflow: install
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(KAIROO_STATE_DIR)/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
-## bench: every benchmark, one JSON line each
+## bench: every benchmark, one JSON line each. The generator worlds (S, M) run through the nightly job
+## once and are shared by bench_monitoring, bench_night and bench_ranking (benchmarks/night_world.py).
 bench: install manifest
-	@for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+	@export KAIROO_BENCH_WORLD_DIR=$$(mktemp -d /tmp/kairoo-bench-worlds-XXXXXX); \
+	status=0; for b in benchmarks/bench_*.py; do $(PY) $$b || { status=1; break; }; done; \
+	rm -rf $$KAIROO_BENCH_WORLD_DIR; exit $$status
 
 ## lint: ruff, the layer contracts (import-linter), mypy on the domain packages, sqlfluff on the dbt models
 lint: install

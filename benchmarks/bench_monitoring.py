@@ -1,8 +1,8 @@
 """What monitoring costs a night, against the night itself, on a generator world (tier S or M).
 
-The generator's signals for `--days` days land in a throw-away state folder, the history runs as one
-backfill and the last day as the nightly job (as `make demo` does; monitoring runs inside it). Then, on
-that same warehouse, each monitoring piece of the last night is timed on its own:
+The generator's world of the tier (benchmarks/night_world.py: the history as one backfill, the last day
+as the nightly job, monitoring inside it; inside `make bench` the same run bench_night and bench_ranking
+read). Then, on that warehouse, each monitoring piece of the last night is timed on its own:
 
 - drift_s: every drift dataset (pair features, signals, served scores, plans when present), samples
   drawn in PostgreSQL, Evidently reports, the one HTML file;
@@ -15,7 +15,8 @@ share_of_night = total_s / night_s (goal at M: total_s <= 60 and share <= 0.10).
 timed apart (evidently_import_s: once per process). Prints ONE JSON line.
 
     .venv/bin/python benchmarks/bench_monitoring.py --tier S   # ~10 min on 2 cores
-    .venv/bin/python benchmarks/bench_monitoring.py --tier M   # ~1.5 h (22 days of 1M events)
+    .venv/bin/python benchmarks/bench_monitoring.py --tier M   # ~1.5 h (22 days of 1M events), or the
+                                                               # shared world's minutes in `make bench`
 """
 
 from __future__ import annotations
@@ -25,14 +26,12 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-START = date(2026, 1, 1)
 TIER_DAYS = {"S": 21, "M": 22}
 
 
@@ -47,35 +46,29 @@ def timed(fn):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--tier", default="S", choices=["S", "M"])
-    parser.add_argument("--days", type=int, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the state folder (to inspect it)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tier", default=os.environ.get("KAIROO_BENCH_TIER", "M").upper(), choices=["S", "M"]
+    )
+    parser.add_argument("--days", type=int, default=None, help="days of history (default: 21 at S, 22 at M)")
     args = parser.parse_args()
     days = args.days or TIER_DAYS[args.tier]
-    state = Path(tempfile.mkdtemp(prefix=f"kairoo-benchmon-{args.tier}-"))
     from benchmarks.isolation import isolate_state
+    from benchmarks.night_world import START, ensure_world
 
+    world, folder, owned = ensure_world(args.tier, days)
+    state = Path(world["state"])
     isolate_state(state)
 
     from core.database import stop_embedded, warehouse_params
     from core.settings import get_settings
-    from scripts.demo import land_demo_signals, prepare_instance, run_nightly
 
     settings = get_settings()
-    prepare_instance(settings)
-    stdout = os.dup(1)
-    os.dup2(2, 1)  # dbt and the runs print to stdout; ours is the one JSON line
     end = START + timedelta(days=days - 1)
-    out: dict = {"bench": "monitoring", "tier": args.tier, "days": days}
+    night_s = float(world["night_s"])
+    out: dict = {"bench": "monitoring", "tier": args.tier, "days": days, "events": world.get("events")}
+    out["night_s"], out["night_success"] = night_s, world.get("night_success")
     try:
-        out["events"] = land_demo_signals(settings, START, end, tier=args.tier)
-        history, history_s, _ = run_nightly(START, end - timedelta(days=1))
-        log(f"history run: success={history.success} in {history_s:.0f} s")
-        night, night_s, _ = run_nightly(end, end)
-        out["night_s"], out["night_success"] = round(night_s, 1), night.success
-        log(f"nightly run: success={night.success} in {night_s:.0f} s")
-
         from ml.train import RankerConfig
         from monitoring import anomalies, bias, drift
 
@@ -97,16 +90,16 @@ def main() -> int:
         scored, out["anomaly_s"] = timed(lambda: anomalies.score_days(params, end, end))
         out["anomaly_series"] = len(scored)
         out["total_s"] = round(out["drift_s"] + out["bias_s"] + out["anomaly_s"], 2)
+        out["goal_total_s"], out["goal_share"] = 60, 0.10
         out["share_of_night"] = round(out["total_s"] / night_s, 3)
         out["history_errors"] = sum(
             1 for a in anomalies.score_days(params, START, end) if a.level == "error"
         )  # false alarms over the whole generated history
+        out["load_average_1m"] = round(os.getloadavg()[0], 2)
     finally:
         stop_embedded(settings.pg_dir)
-        if not args.keep:
-            shutil.rmtree(state, ignore_errors=True)
-    sys.stdout.flush()
-    os.dup2(stdout, 1)
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(out, default=str), flush=True)
     return 0 if out.get("night_success") else 1
 
