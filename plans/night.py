@@ -35,6 +35,7 @@ from plans.router import (
     Result,
     Router,
     constant,
+    fallback_counts,
     read_cache,
     write_cache,
     write_ledger,
@@ -218,7 +219,7 @@ def run_night(
     report.expired_to_offline = len(expired)
     report.provider_mix = dict(Counter(r[1].provider for r in rows))
     report.statuses = dict(Counter(r[4] for r in rows))
-    report.fallbacks = dict(Counter(_reason_kind(r[1].fallback_reason) for r in rows if r[1].fallback_reason))
+    report.fallbacks = fallback_counts(r[1].fallback_reason for r in rows)
     if router is not None:
         report.llm_calls = sum(1 for a in router.ledger if not a.cache_hit)
         report.cache_hits = sum(1 for a in router.ledger if a.cache_hit)
@@ -244,12 +245,6 @@ def _task_router(task: str, config: NightConfig, chain) -> Router | None:
     if config.provider != "llm" or not chain:
         return None
     return Router(POLICIES[task], chain, concurrency=config.concurrency, rpm=config.rpm, tpm=config.tpm)
-
-
-def _reason_kind(reason: str) -> str:
-    """'primary: timeout; secondary: budget_exhausted' -> 'timeout>budget_exhausted' (for counting)."""
-    parts = [p.split(":", 2)[1].strip().split(" ")[0] if ":" in p else p for p in reason.split("; ")]
-    return ">".join(p.rstrip(":") for p in parts)
 
 
 def _final_verdict(draft: PlanDraft, ctx: PlanningContext, offline_draft: PlanDraft, config: NightConfig):

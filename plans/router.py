@@ -26,7 +26,8 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal, cast
@@ -514,6 +515,17 @@ def write_cache(conn, router: Router) -> int:
             [(*r, policy.cache_ttl_hours) for r in rows],
         )
     return len(rows)
+
+
+def fallback_counts(reasons: Iterable[str | None]) -> dict[str, int]:
+    """How many answers fell back, by chain of reasons: 'primary: timeout; secondary: budget_exhausted'
+    counts as 'timeout>budget_exhausted' (the night's metadata and the boards group by it)."""
+
+    def kind(reason: str) -> str:
+        parts = [p.split(":", 2)[1].strip().split(" ")[0] if ":" in p else p for p in reason.split("; ")]
+        return ">".join(p.rstrip(":") for p in parts)
+
+    return dict(Counter(kind(r) for r in reasons if r))
 
 
 def run_recorded(conn, router: Router, requests: list[Request], run_id: str, as_of: date) -> list[Result]:

@@ -269,9 +269,8 @@ def write_weekly_summaries(
     Returns what the night's metadata reports: summaries written, provider mix, fallbacks by reason kind,
     and the router's tokens and cost when it ran.
     """
-    from plans.night import _reason_kind
     from plans.privacy import scrub, vault_values
-    from plans.router import OFFLINE, POLICIES, Request, Result, constant, run_recorded
+    from plans.router import OFFLINE, POLICIES, Request, Result, constant, fallback_counts, run_recorded
 
     if not is_summary_night(as_of, weekday):
         return {"written": 0, "skipped": f"not the summary weekday ({weekday})"}
@@ -323,7 +322,7 @@ def write_weekly_summaries(
         "written": len(results),
         "week_start": week.isoformat(),
         "provider_mix": dict(Counter(r.provider for r in results)),
-        "fallbacks": dict(Counter(_reason_kind(r.fallback_reason) for r in results if r.fallback_reason)),
+        "fallbacks": fallback_counts(r.fallback_reason for r in results),
     }
     if router is not None:
         out["cache_hits"] = sum(1 for a in router.ledger if a.cache_hit)

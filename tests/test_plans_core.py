@@ -177,3 +177,16 @@ def test_oracle_plan_closes_more_true_need_than_random_plans_within_the_budget()
     assert sum(hours[i] for i in oracle) <= 40.0
     randoms = [closed(_random_plan(list(range(80)), hours, 40.0, rng)) for _ in range(20)]
     assert closed(oracle) > max(randoms)
+
+
+def test_fallbacks_are_counted_by_their_chain_of_reasons():
+    from plans.router import fallback_counts
+
+    reasons = [
+        "primary: timeout; secondary: budget_exhausted",
+        "primary: timeout; secondary: budget_exhausted",
+        "secondary: attempts_exhausted: server_error",
+        None,
+        "",
+    ]
+    assert fallback_counts(reasons) == {"timeout>budget_exhausted": 2, "attempts_exhausted": 1}

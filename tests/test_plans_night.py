@@ -326,6 +326,53 @@ def test_follow_ups_are_marked_from_events_and_messaged(world):
         assert sent["messages"] == statuses["overdue"]
 
 
+def test_follow_up_messages_replayed_after_a_rollback_cost_nothing(world):
+    """A night whose follow-up messages were rolled back (the answers' cache rows kept) writes them again
+    from the cache: the model is not called and no token is spent twice."""
+    from plans.followups import refresh_follow_ups, write_messages
+    from plans.router import Router
+
+    params, _, _ = world
+    day = AS_OF + timedelta(days=70)  # every open follow-up of the earlier nights is due by then
+    answer = json.dumps({"message": "How is your module going? Keep at it."})
+
+    def router(server: Loopback) -> Router:
+        return Router(POLICIES["follow_up"], chain(server), concurrency=4)
+
+    def spent(conn, run_id):
+        return conn.execute(
+            "select count(*) filter (where cache_hit), count(*) filter (where not cache_hit),"
+            " coalesce(sum(tokens_in) filter (where not cache_hit), 0)"
+            " from plans.llm_calls where run_id = %s",
+            (run_id,),
+        ).fetchone()
+
+    # This test's own due follow-ups: tonight's plans' (an offline night), none messaged yet on `day`.
+    run_night(params, AS_OF, "fr0", NightConfig(full_regeneration=True))
+    with Loopback(lambda user, n, body: Reply(200, content=answer)) as server, connect(params) as conn:
+        conn.execute("delete from plans.follow_up_messages")
+        refresh_follow_ups(conn, day, "fr1")
+        first = write_messages(conn, day, "fr1", router(server))
+        assert first["messages"] > 0 and len(server.bodies) == first["messages"]
+        hits, calls, tokens = spent(conn, "fr1")
+        assert (hits, calls) == (0, first["messages"]) and tokens > 0
+        # The night's messages are rolled back; the answers it paid for stay in the cache.
+        conn.execute("delete from plans.follow_up_messages where as_of_date = %s", (day,))
+
+    def refuse(user, n, body):
+        raise AssertionError("a replayed night must not call the model for its follow-ups")
+
+    with Loopback(refuse) as server, connect(params) as conn:
+        again = write_messages(conn, day, "fr2", router(server))
+        assert server.bodies == []
+        assert again["messages"] == first["messages"]
+        assert spent(conn, "fr2") == (first["messages"], 0, 0)
+        providers = conn.execute(
+            "select provider, count(*) from plans.follow_up_messages where as_of_date = %s group by 1", (day,)
+        ).fetchall()
+    assert providers == [("primary", first["messages"])]
+
+
 def test_review_command_line_lists_and_decides(world, capsys):
     from plans.__main__ import main
 
