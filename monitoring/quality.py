@@ -22,7 +22,9 @@ from core.database import PgParams, connect
 
 TABLES = {"job": "marts_build.recommendations_jobs", "module": "marts_build.recommendations_modules"}
 
-QUALITY_SQL = """
+# One row per judged user (a served user who interacted with at least one item of the type since): the
+# figures the night averages here and, by protected group, in `monitoring.served_bias`.
+JUDGED_USERS_SQL = """
 with served as (
     select user_key, item_id, rank, model_version from {table} where as_of_date = %(served)s
 ),
@@ -38,7 +40,11 @@ judged as (
         s.user_key,
         min(s.model_version) as model_version,
         coalesce(sum((power(2, l.grade) - 1) / log(2, s.rank + 1)) filter (where s.rank <= 10), 0) as dcg,
-        count(l.item_id) as hits
+        count(l.item_id) as hits,
+        count(l.item_id) filter (where s.rank <= %(k)s) as hits_top_k,
+        -- the attention (1 / log2(1 + rank)) the engaged-with items got in the top k
+        coalesce(sum(1 / log(2, s.rank + 1)) filter (where s.rank <= %(k)s and l.item_id is not null), 0)
+            as attention
     from served as s
     left join labels as l on l.user_key = s.user_key and l.item_id = s.item_id
     where s.user_key in (select user_key from labels)
@@ -46,19 +52,37 @@ judged as (
 ),
 ideal as (
     select user_key, count(*) as n_rel,
-           sum((power(2, grade) - 1) / log(2, pos + 1)) filter (where pos <= 10) as idcg
+           sum((power(2, grade) - 1) / log(2, pos + 1)) filter (where pos <= 10) as idcg,
+           -- all engaged-with items on top: the most attention they could have had
+           sum(1 / log(2, pos + 1)) filter (where pos <= %(k)s) as ideal_attention
     from (
         select user_key, grade,
                row_number() over (partition by user_key order by grade desc, item_id) as pos
         from labels
     ) as ranked
     group by 1
+),
+per_user as (
+    select
+        j.user_key,
+        j.model_version,
+        j.dcg / nullif(i.idcg, 0) as ndcg10,
+        j.hits::float8 / i.n_rel as recall,
+        (j.hits_top_k > 0)::int as hit,
+        (j.attention / i.ideal_attention)::float8 as exposure
+    from judged as j
+    join ideal as i on i.user_key = j.user_key
 )
-select j.model_version, avg(j.dcg / nullif(i.idcg, 0)), avg(j.hits::float8 / i.n_rel), count(*)
-from judged as j
-join ideal as i on i.user_key = j.user_key
+"""
+
+QUALITY_SQL = (
+    JUDGED_USERS_SQL
+    + """
+select model_version, avg(ndcg10), avg(recall), count(*)
+from per_user
 group by 1
 """
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,7 @@ def served_quality(params: PgParams, served: date, label_start: date, label_end:
                     "item_type": item_type,
                     "label_start": label_start,
                     "label_end": label_end,
+                    "k": 10,
                 },
             ).fetchall()
             out += [
