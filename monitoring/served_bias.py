@@ -159,13 +159,13 @@ def served_lists(params: PgParams, as_of: date, config: BiasConfig | None = None
     config = config or BiasConfig()
     out = []
     with connect(params) as conn:
-        attributes = _attributes(conn, config)
         for item_type, table in TABLES.items():
             surface, result = f"recommendations_{item_type}s", BiasResult(as_of)
             out.append(result)
             if not _has_rows(conn, table, as_of):
                 result.reasons.append(f"{surface}: nothing served for {as_of}, not evaluated")
                 continue
+            attributes = _attributes(conn, config)
             sql = SERVED_SQL.format(table=table, **_group_sql(attributes))
             frame = _frame(conn, sql, {"as_of": as_of, "k": config.k})
             _judge_all(result, surface, frame, attributes, SERVED_RULED, SERVED_REPORTED, config, "users")
@@ -179,7 +179,6 @@ def judged_lists(params: PgParams, served: date, label_start: date, label_end: d
     config = config or BiasConfig()
     out = []
     with connect(params) as conn:
-        attributes = _attributes(conn, config)
         labelled = _exists(conn, "features.interaction_labels")
         for item_type, table in TABLES.items():
             surface, result = f"recommendations_{item_type}s_judged", BiasResult(as_of)
@@ -187,6 +186,7 @@ def judged_lists(params: PgParams, served: date, label_start: date, label_end: d
             if not labelled or not _has_rows(conn, table, served):
                 result.reasons.append(f"{surface}: no list served for {served} or no labels, not evaluated")
                 continue
+            attributes = _attributes(conn, config)
             sql = JUDGED_SQL.format(table=table, **_group_sql(attributes))
             args = {"served": served, "item_type": item_type, "label_start": label_start,
                     "label_end": label_end, "k": config.k}  # fmt: skip
@@ -201,12 +201,10 @@ def published_plans(params: PgParams, as_of: date, config: BiasConfig | None = N
     config = config or BiasConfig()
     result = BiasResult(as_of)
     with connect(params) as conn:
-        attributes = _attributes(conn, config)
-        if not _exists(conn, "marts_build.user_plans") or not _has_rows(
-            conn, "marts_build.user_plans", as_of
-        ):
+        if not _has_rows(conn, "marts_build.user_plans", as_of):  # _has_rows: False when it does not exist
             result.reasons.append(f"plans: no plans published for {as_of}, not evaluated")
             return result
+        attributes = _attributes(conn, config)
         frame = _frame(conn, PLANS_SQL.format(**_group_sql(attributes)), {"as_of": as_of})
     _judge_all(result, "plans", frame, attributes, PLANS_RULED, PLANS_REPORTED, config, "plans")
     return result

@@ -148,8 +148,10 @@ def test_a_group_without_module_lists_counts_and_an_empty_night_is_not_evaluated
 def _labels(conn, f_rank: int | None) -> None:
     """Today's interactions: every user applied (grade 3) to one item of yesterday's job list, the item
     at rank 1 + (user number / 2) % 3; the f users' at `f_rank` instead when given."""
-    conn.execute("create table features.interaction_labels"
-                 " (user_key text, item_type text, item_id text, event_date date, grade integer)")  # fmt: skip
+    conn.execute(
+        "create table features.interaction_labels"
+        " (user_key text, item_type text, item_id text, event_date date, grade integer)"
+    )
     conn.execute(
         """
         insert into features.interaction_labels
@@ -206,7 +208,8 @@ def _plans(conn, hours_for: str | None = None, fallback_region: str | None = Non
         select d.user_key, %(day)s,
                jsonb_build_object('modules', (
                    select jsonb_agg(jsonb_build_object('module_id', format('m%%s', m), 'hours', 4))
-                   from generate_series(1, case when d.age_band = %(hours_for)s::text then 1 else 5 end) as m)),
+                   from generate_series(1, case when d.age_band = %(hours_for)s::text then 1 else 5 end)
+                       as m)),
                'plan/1', 'fp', fb.provider, fb.provider, 'v1', true, fb.reason, 'auto_approved', 'plans-run'
         from marts_build.dim_users as d
         cross join lateral (
@@ -250,7 +253,8 @@ def test_fair_plans_pass_and_unfair_plans_block_the_plans_gate(served_db, pg_ser
     hours = _row([unfair], "plans", "age_band", "60+", "hours_planned")
     assert hours.value == 4 and hours.ratio == pytest.approx(0.2) and hours.users == USERS // 4
     south = _row([unfair], "plans", "region", "south", "fallback_share")
-    assert south.value == pytest.approx(0.7, abs=0.01) and south.passed is None  # reported; its complement is ruled
+    # Reported (lower is better: no four-fifths ratio); its complement, provider_share, is ruled.
+    assert south.value == pytest.approx(0.7, abs=0.01) and south.passed is None
     assert _row([unfair], "plans", "region", "south", "provider_share").ratio == pytest.approx(0.3, abs=0.01)
     # Modules offered are reported only: hours already rule the offer.
     assert _row([unfair], "plans", "age_band", "60+", "modules_offered").passed is None
