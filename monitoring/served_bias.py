@@ -54,48 +54,61 @@ users as (
 )
 """
 
+# Both item types in one pass: each table is aggregated per user (2M rows to 100k at tier M) before
+# anything is joined; a user served one item type and not the other counts for it with an empty list.
 SERVED_SQL = """
-with served as (
-    select user_key, rank from {table} where as_of_date = %(as_of)s
+with jobs as (
+    select user_key, count(*) as items, max(rank) as top_rank,
+           count(*) filter (where rank <= %(k)s) as in_top,
+           coalesce(sum(ln(2::float8) / ln(rank + 1::float8)) filter (where rank <= %(k)s), 0) as attention
+    from marts_build.recommendations_jobs
+    where as_of_date = %(as_of)s
+    group by 1
 ),
+modules as (
+    select user_key, count(*) as items, max(rank) as top_rank,
+           count(*) filter (where rank <= %(k)s) as in_top,
+           coalesce(sum(ln(2::float8) / ln(rank + 1::float8)) filter (where rank <= %(k)s), 0) as attention
+    from marts_build.recommendations_modules
+    where as_of_date = %(as_of)s
+    group by 1
+),
+-- a full list tonight: the top k, or the night's longest list when the scorer keeps fewer than k
 cut as (
-    -- a full list tonight: the top k, or the night's longest list when the scorer keeps fewer than k
-    select least(%(k)s, max(rank)) as k from served
+    select 'job' as item_type, least(%(k)s, max(top_rank)) as k from jobs
+    union all
+    select 'module', least(%(k)s, max(top_rank)) from modules
 ),
 ideal as (
-    select sum(ln(2::float8) / ln(r + 1::float8)) as attention from cut, generate_series(1, cut.k) as r
+    select c.item_type, c.k, sum(ln(2::float8) / ln(r + 1::float8)) as attention
+    from cut as c
+    cross join lateral generate_series(1, c.k) as r
+    group by 1, 2
 ),
-people as (
-    select user_key from marts_build.recommendations_jobs where as_of_date = %(as_of)s
-    union
-    select user_key from marts_build.recommendations_modules where as_of_date = %(as_of)s
-),
-per_user as (
-    select
-        p.user_key,
-        coalesce(sum(ln(2::float8) / ln(s.rank + 1::float8)) filter (where s.rank <= c.k), 0) as attention,
-        count(s.rank) filter (where s.rank <= c.k) as in_top,
-        count(s.rank) as items
-    from people as p
-    cross join cut as c
-    left join served as s on s.user_key = p.user_key
-    group by p.user_key
+lists as (
+    select coalesce(j.user_key, m.user_key) as user_key, l.item_type, l.items, l.in_top, l.attention
+    from jobs as j
+    full join modules as m on m.user_key = j.user_key
+    cross join lateral (
+        values ('job', coalesce(j.items, 0), coalesce(j.in_top, 0), coalesce(j.attention, 0)),
+               ('module', coalesce(m.items, 0), coalesce(m.in_top, 0), coalesce(m.attention, 0))
+    ) as l (item_type, items, in_top, attention)
 ),
 {users}
 select
+    u.item_type,
     a.attribute,
     coalesce(a.group_value, 'unknown') as group_value,
     count(*) as n,
-    avg((u.in_top >= c.k)::int)::float8 as full_list_share,
+    avg((u.in_top >= i.k)::int)::float8 as full_list_share,
     avg(u.attention / i.attention) as list_exposure,
     stddev_samp(u.attention / i.attention) as list_exposure_sd,
     avg(u.items)::float8 as items_served
-from per_user as u
-cross join cut as c
-cross join ideal as i
+from lists as u
+join ideal as i on i.item_type = u.item_type  -- an item type served to nobody tonight has no cut
 left join users as d on d.user_key = u.user_key
 cross join lateral (values {by_attribute}) as a (attribute, group_value)
-group by 1, 2
+group by 1, 2, 3
 """
 
 JUDGED_SQL = (
@@ -128,7 +141,8 @@ with published as (
     left join plans.plan_versions as v on v.plan_id = p.plan_id
     where p.as_of_date = %(as_of)s
 ),
-per_plan as (
+-- materialized: each plan's modules are read once, not once per attribute and aggregate
+per_plan as materialized (
     select
         user_key,
         jsonb_array_length(modules) as modules_offered,
@@ -157,18 +171,23 @@ group by 1, 2
 def served_lists(params: PgParams, as_of: date, config: BiasConfig | None = None) -> list[BiasResult]:
     """Tonight's recommendation lists, by group (no labels needed): one result per item type."""
     config = config or BiasConfig()
-    out = []
+    attributes: list[str] = []
+    frame = pd.DataFrame(columns=["item_type"])
     with connect(params) as conn:
-        for item_type, table in TABLES.items():
-            surface, result = f"recommendations_{item_type}s", BiasResult(as_of)
-            out.append(result)
-            if not _has_rows(conn, table, as_of):
-                result.reasons.append(f"{surface}: nothing served for {as_of}, not evaluated")
-                continue
+        served = {t: _has_rows(conn, table, as_of) for t, table in TABLES.items()}
+        if any(served.values()):
             attributes = _attributes(conn, config)
-            sql = SERVED_SQL.format(table=table, **_group_sql(attributes))
+            sql = SERVED_SQL.format(**_group_sql(attributes))
             frame = _frame(conn, sql, {"as_of": as_of, "k": config.k})
-            _judge_all(result, surface, frame, attributes, SERVED_RULED, SERVED_REPORTED, config, "users")
+    out = []
+    for item_type, has_rows in served.items():
+        surface, result = f"recommendations_{item_type}s", BiasResult(as_of)
+        out.append(result)
+        if not has_rows:
+            result.reasons.append(f"{surface}: nothing served for {as_of}, not evaluated")
+            continue
+        part = frame[frame["item_type"] == item_type].drop(columns="item_type")
+        _judge_all(result, surface, part, attributes, SERVED_RULED, SERVED_REPORTED, config, "users")
     return out
 
 
@@ -257,7 +276,7 @@ def _frame(conn, sql: str, args: dict) -> pd.DataFrame:
     cur = conn.execute(sql, args)
     columns = [c.name for c in cur.description or []]
     frame = pd.DataFrame(cur.fetchall(), columns=columns)
-    numeric = [c for c in columns if c not in ("attribute", "group_value")]
+    numeric = [c for c in columns if c not in ("item_type", "attribute", "group_value")]
     frame[numeric] = frame[numeric].astype(float)
     return frame
 
