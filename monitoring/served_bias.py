@@ -30,6 +30,10 @@ small-group and standard-error guards:
 
 Where they gate is `monitoring.gates`: served lists warn on the marts verdict (they cannot be un-served),
 plans go to `plans_gate`.
+
+Cost (`benchmarks/bench_served_bias.py`, tier M: 100k users, 4M served rows tonight and 4M yesterday, 60k
+labels, 100k plans; embedded PostgreSQL 16 on 2 cores at load average 7.5): tonight's lists 5.9 s (both
+item types), yesterday's judged 4.1 s, plans 1.6 s.
 """
 
 from __future__ import annotations
