@@ -17,7 +17,8 @@ selection rate and exposure, among groups with at least `min_group_queries` quer
 A group fails only when the shortfall is more than sampling noise: even its value plus `z` standard errors
 is below `threshold` times the best group's value. On the demo's 500 users a group holds ~50-150 judged
 queries, and the observed ratio of two equally served groups falls below 0.8 by chance alone.
-Protected attributes come from `marts_build.dim_users` and are never model features.
+Protected attributes come from `marts_build.dim_users` and are never model features. What was actually
+served (recommendation lists, plans) is judged by `monitoring.served_bias` with the same rule (`judge`).
 """
 
 from __future__ import annotations

@@ -120,9 +120,10 @@ def _bias_gate(surface: str) -> tuple[str, bool]:
     """(gate, blocking) of a bias surface; every surface is routed by name, none falls through.
 
     Served recommendations warn on the marts verdict and never block: a served list cannot be un-served
-    (it is scored, audited and published before the night's monitoring reads it), and holding tomorrow's
-    publication would serve yesterday's list of the same model, no fairer. What a failed rule should
-    change is the model, which the challenger gate judges before it serves, or a human decision.
+    (`marts/recommendations_published` waits on its suites only, and yesterday's judged list is long
+    out), and holding a publication would serve yesterday's list of the same model, no fairer. What a
+    failed rule should change is the model, which the challenger gate judges before it serves, or a
+    human decision.
     """
     if surface.startswith("challenger"):
         return "challenger_gate", True

@@ -9,7 +9,8 @@ save 2 > view 1, complete 3 > progress 2 > start 1), in PostgreSQL:
 - recall = share of the user's interacted items that were in the served list;
 
 both averaged over the served users who interacted with at least one item of that type (a user who did
-nothing tells us nothing about the order). One row per (as-of date, item type, model version) in
+nothing tells us nothing about the order). The same per-user figures, by protected group, are the
+judged-list bias of `monitoring.served_bias`. One row per (as-of date, item type, model version) in
 `monitoring.ranking_quality`.
 """
 
