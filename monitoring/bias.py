@@ -131,6 +131,8 @@ def bias_by_group(
 
 # Metrics that are a share of the group's units (binomial standard error); the others are means.
 PROPORTIONS = frozenset({"selection_rate", "full_list_share", "provider_share"})
+# Metrics of a ranking's top k (named with their cut-off in the reasons); the plans' have none.
+TOP_K_METRICS = frozenset({"selection_rate", "exposure", "full_list_share", "list_exposure"})
 
 
 def judge(result: BiasResult, surface: str, attribute: str, stats: pd.DataFrame, ruled: tuple[str, ...],
@@ -167,8 +169,9 @@ def judge(result: BiasResult, surface: str, attribute: str, stats: pd.DataFrame,
                         config.threshold if in_rule else None, passed, int(stats.at[g, "n"]))
             )  # fmt: skip
             if passed is False:
+                name = f"{metric}@{config.k}" if metric in TOP_K_METRICS else metric
                 result.reasons.append(
-                    f"{surface}: {attribute}={g} {metric}@{config.k} {value:.3f} is {ratio:.2f} of the "
+                    f"{surface}: {attribute}={g} {name} {value:.3f} is {ratio:.2f} of the "
                     f"best group's {best:.3f} (< {config.threshold}, beyond {config.z:g} standard errors)"
                 )
     if len(rated) < 2:

@@ -250,6 +250,7 @@ def test_fair_plans_pass_and_unfair_plans_block_the_plans_gate(served_db, pg_ser
     unfair = served_bias.published_plans(unfair_db, TONIGHT)
     assert _failing([unfair]) == {("plans", "age_band", "60+", "hours_planned"),
                                   ("plans", "region", "south", "provider_share")}  # fmt: skip
+    assert any(r.startswith("plans: age_band=60+ hours_planned 4.000 is 0.20 of") for r in unfair.reasons)
     hours = _row([unfair], "plans", "age_band", "60+", "hours_planned")
     assert hours.value == 4 and hours.ratio == pytest.approx(0.2) and hours.users == USERS // 4
     south = _row([unfair], "plans", "region", "south", "fallback_share")
