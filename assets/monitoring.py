@@ -9,7 +9,12 @@
   because a check cannot order a sibling check on the same asset (a blocking check only holds
   downstream assets), and the promotion must not happen before the verdict.
 - `monitoring/night` (after tonight's recommendations): ranking quality of yesterday's served
-  recommendations, then the night's verdict (every gate of this run) with a link to the drift report.
+  recommendations, bias of tonight's lists and of yesterday's judged by today's interactions (they warn
+  on the marts verdict), then the night's verdict (every gate of this run) with a link to the drift report.
+- `monitoring/plans_bias` (after tonight's plans): bias of the plans `marts_build.user_plans` publishes,
+  then the `plans_gate` verdict. Its own asset, not a dependency of `monitoring/night`, so that a night
+  whose plans fail still gets its other verdicts. Both re-decide `plans_gate` from what this run recorded
+  and a verdict replaces the previous one, so the last to run, whichever it is, holds the complete one.
 - freshness: per raw source, the previous day's partition must have landed by 04:00 UTC
   (`build_time_partition_freshness_checks`, evaluated by `freshness_sensor`).
 """
@@ -27,11 +32,22 @@ from runtime.retries import transient_db_retries
 
 KPI_MART = dg.AssetKey(["marts_build", "mart_exec_kpis_daily"])
 RECOMMENDATIONS = dg.AssetKey(["marts_build", "recommendations"])
+USER_PLANS = dg.AssetKey(["marts_build", "user_plans"])
 
 
 def report_dir(warehouse: WarehouseResource) -> Path:
     """Where the nightly HTML reports live: the state folder, next to the embedded database."""
     return Path(warehouse.state_dir) / "monitoring"
+
+
+def _bias_md(results: list) -> str:
+    """The ruled bias figures that failed, one line each (an empty table when every rule passed)."""
+    lines = ["| surface | attribute | group | metric | value | ratio |", "|---|---|---|---|---|---|"]
+    for r in (r for res in results for r in res.rows if r.passed is False):
+        lines.append(
+            f"| {r.surface} | {r.attribute} | {r.group_value} | {r.metric} | {r.value:.3f} | {r.ratio:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def _verdict_md(verdicts: list) -> str:
@@ -90,11 +106,13 @@ def marts_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResou
     kinds={"postgres", "evidently"},
     description=(
         "The night's verdict: every gate (challenger, marts, plans) with what passed, warned, blocked and "
-        "which waivers applied, the drift report, and how yesterday's recommendations did."
+        "which waivers applied, the drift report, how yesterday's recommendations did, and the bias of "
+        "what was served (tonight's lists, yesterday's judged by today's interactions; warnings only)."
     ),
 )
 def night(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from monitoring import gates, quality
+    from monitoring.review import review_served
 
     params = warehouse.params()
     start, end = window_of(context)
@@ -102,6 +120,7 @@ def night(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg
     with transient_db_retries(context):
         scores = quality.served_quality(params, end - timedelta(days=1), end)
         quality.record(params, run_id, scores)
+        served = review_served(params, run_id, end)
         # Gates that ran in this run are re-decided from what they recorded (waivers may have changed
         # since); the marts and challenger gates' checks already recorded theirs.
         verdicts = [gates.night_verdict(params, run_id, end, g, start=start) for g in gates.GATES]
@@ -109,6 +128,8 @@ def night(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg
     meta: dict = {
         "verdict": max((v.status for v in verdicts), key=("pass", "warn", "block").index),
         "gates": dg.MetadataValue.md(_verdict_md(verdicts)),
+        "served_bias_failed": dg.MetadataValue.md(_bias_md(served)),
+        "served_bias_reasons": dg.MetadataValue.json([reason for r in served for reason in r.reasons]),
         "ranking_quality": dg.MetadataValue.json(
             [
                 {
@@ -128,6 +149,35 @@ def night(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg
     return dg.MaterializeResult(metadata=meta)
 
 
+@dg.asset(
+    key=dg.AssetKey(["monitoring", "plans_bias"]),
+    deps=[USER_PLANS],
+    group_name="monitoring",
+    partitions_def=daily,
+    backfill_policy=single_run,
+    kinds={"postgres"},
+    description=(
+        "Tonight's published plans by gender, age band and region: hours planned and the share not written "
+        "by a fallback (four-fifths rule), modules offered and fallback share (reported); the plans gate."
+    ),
+)
+def plans_bias(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from monitoring.review import review_plans
+
+    start, end = window_of(context)
+    with transient_db_retries(context):
+        verdict, result = review_plans(warehouse.params(), context.run.run_id, start, end)
+    return dg.MaterializeResult(
+        metadata={
+            "plans_gate": verdict.status,
+            "blocked": dg.MetadataValue.json(verdict.blocked),
+            "failed": dg.MetadataValue.md(_bias_md([result])),
+            "reasons": dg.MetadataValue.json(result.reasons),
+            "groups_measured": len({(r.attribute, r.group_value) for r in result.rows}),
+        }
+    )
+
+
 # Partition-aware on purpose: the FreshnessPolicy on the raw assets (assets/signals.py) is evaluated per
 # asset, so a backfill of an old day makes a late source look fresh (dagster-io/dagster discussion
 # 34023); these checks ask for the previous day's partition itself. Dagster marks them superseded.
@@ -141,6 +191,6 @@ freshness_sensor = dg.build_sensor_for_freshness_checks(
     freshness_checks=freshness_checks, name="source_freshness", minimum_interval_seconds=600
 )
 
-ASSETS = [night]
+ASSETS = [night, plans_bias]
 CHECKS = [marts_gate, *freshness_checks]
 SENSORS = [freshness_sensor]

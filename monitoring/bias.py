@@ -17,7 +17,8 @@ selection rate and exposure, among groups with at least `min_group_queries` quer
 A group fails only when the shortfall is more than sampling noise: even its value plus `z` standard errors
 is below `threshold` times the best group's value. On the demo's 500 users a group holds ~50-150 judged
 queries, and the observed ratio of two equally served groups falls below 0.8 by chance alone.
-Protected attributes come from `marts_build.dim_users` and are never model features.
+Protected attributes come from `marts_build.dim_users` and are never model features. What was actually
+served (recommendation lists, plans) is judged by `monitoring.served_bias` with the same rule (`judge`).
 """
 
 from __future__ import annotations
@@ -114,49 +115,68 @@ def bias_by_group(
             result.reasons.append(f"{surface}: {attribute} not available, not evaluated")
             continue
         group = merged[attribute].fillna("unknown").astype(str)
-        sizes = group.value_counts()
         frame = MetricFrame(
             metrics={"selection_rate": selection_rate},
             y_true=np.ones(len(merged)),  # every judged query had something worth selecting
             y_pred=merged["hit"].astype(int).to_numpy(),
             sensitive_features=group.rename(attribute),
         )
-        values = pd.DataFrame({"selection_rate": frame.by_group["selection_rate"]})
         by = merged.groupby(group)
-        values["exposure"] = by["exposure"].mean()
-        values["ndcg10"] = by["ndcg10"].mean()
-        n = sizes.reindex(values.index).astype(float)
-        p = values["selection_rate"]
-        stderr = {
-            "selection_rate": np.sqrt(p * (1 - p) / n),
-            "exposure": by["exposure"].std(ddof=1).reindex(values.index).fillna(0) / np.sqrt(n),
-        }
-        rated = [g for g in values.index if sizes[g] >= config.min_group_queries and g != "unknown"]
-        for metric in ("selection_rate", "exposure", "ndcg10"):
-            ruled = metric in RULED_METRICS and len(rated) >= 2
-            best = values.loc[rated, metric].max() if rated else np.nan
-            for g, value in values[metric].items():
-                in_rule = ruled and g in rated
-                ratio = float(value / best) if in_rule and best > 0 else (1.0 if in_rule else None)
-                passed = None
-                if in_rule:
-                    upper = value + config.z * float(stderr[metric][g])
-                    passed = bool(
-                        (ratio is not None and ratio >= config.threshold) or upper >= config.threshold * best
-                    )
-                result.rows.append(
-                    BiasRow(surface, attribute, str(g), metric, _num(value), ratio,
-                            config.threshold if in_rule else None, passed, int(sizes[g]))
-                )  # fmt: skip
-                if passed is False:
-                    result.reasons.append(
-                        f"{surface}: {attribute}={g} {metric}@{config.k} {value:.3f} is {ratio:.2f} of the "
-                        f"best group's {best:.3f} (< {config.threshold}, beyond {config.z:g} standard errors)"
-                    )
-        if len(rated) < 2:
-            result.reasons.append(f"{surface}: {attribute} has fewer than two groups of "
-                                  f">= {config.min_group_queries} queries: rule not evaluated")  # fmt: skip
+        stats = pd.DataFrame({"n": group.value_counts(), "selection_rate": frame.by_group["selection_rate"]})
+        stats["exposure"], stats["exposure_sd"] = by["exposure"].mean(), by["exposure"].std(ddof=1)
+        stats["ndcg10"] = by["ndcg10"].mean()
+        judge(result, surface, attribute, stats, RULED_METRICS, ("ndcg10",), config)
     return result
+
+
+# Metrics that are a share of the group's units (binomial standard error); the others are means.
+PROPORTIONS = frozenset({"selection_rate", "full_list_share", "provider_share"})
+# Metrics of a ranking's top k (named with their cut-off in the reasons); the plans' have none.
+TOP_K_METRICS = frozenset({"selection_rate", "exposure", "full_list_share", "list_exposure"})
+
+
+def judge(result: BiasResult, surface: str, attribute: str, stats: pd.DataFrame, ruled: tuple[str, ...],
+          reported: tuple[str, ...], config: BiasConfig, unit: str = "queries") -> None:  # fmt: skip
+    """The four-fifths rule with its small-group and sampling-noise guards, on one attribute's groups.
+
+    `stats`: one row per group (index), `n` (its units: queries, users, plans), each metric's value and,
+    for a ruled metric that is a mean, its sample standard deviation as `<metric>_sd` (a share's standard
+    error is binomial). Every metric of `ruled` must be higher-is-better. Appends rows and reasons.
+    """
+    stats = stats.copy()
+    stats.index = stats.index.map(str)
+    n = stats["n"].astype(float)
+    rated = [g for g in stats.index if stats.at[g, "n"] >= config.min_group_queries and g != "unknown"]
+    for metric in (*ruled, *reported):
+        if metric in PROPORTIONS:
+            p = stats[metric]
+            stderr = np.sqrt(p * (1 - p) / n)
+        else:
+            stderr = stats.get(f"{metric}_sd", pd.Series(0.0, index=stats.index)).fillna(0) / np.sqrt(n)
+        in_metric_rule = metric in ruled and len(rated) >= 2
+        best = stats.loc[rated, metric].max() if rated else np.nan
+        for g, value in stats[metric].items():
+            in_rule = in_metric_rule and g in rated
+            ratio = float(value / best) if in_rule and best > 0 else (1.0 if in_rule else None)
+            passed = None
+            if in_rule:
+                upper = value + config.z * float(stderr[g])
+                passed = bool(
+                    (ratio is not None and ratio >= config.threshold) or upper >= config.threshold * best
+                )
+            result.rows.append(
+                BiasRow(surface, attribute, str(g), metric, _num(value), ratio,
+                        config.threshold if in_rule else None, passed, int(stats.at[g, "n"]))
+            )  # fmt: skip
+            if passed is False:
+                name = f"{metric}@{config.k}" if metric in TOP_K_METRICS else metric
+                result.reasons.append(
+                    f"{surface}: {attribute}={g} {name} {value:.3f} is {ratio:.2f} of the "
+                    f"best group's {best:.3f} (< {config.threshold}, beyond {config.z:g} standard errors)"
+                )
+    if len(rated) < 2:
+        result.reasons.append(f"{surface}: {attribute} has fewer than two groups of "
+                              f">= {config.min_group_queries} {unit}: rule not evaluated")  # fmt: skip
 
 
 def _num(value) -> float | None:

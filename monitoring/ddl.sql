@@ -27,15 +27,19 @@ create index if not exists drift_results_day on monitoring.drift_results (as_of_
 create table if not exists monitoring.bias_results (
     run_id text not null,
     as_of_date date not null,
-    surface text not null,           -- challenger_jobs | challenger_modules | recommendations_jobs | plans ...
+    -- challenger_{jobs,modules} | recommendations_{jobs,modules} (tonight's served lists) |
+    -- recommendations_{jobs,modules}_judged (the previous night's lists, judged by the interactions since) | plans
+    surface text not null,
     attribute text not null,         -- gender | age_band | region
     group_value text not null,
-    metric text not null,            -- selection_rate | exposure | ndcg10 | modules_offered | ...
+    -- selection_rate | exposure | ndcg10 | full_list_share | list_exposure | items_served | hours_planned |
+    -- provider_share | modules_offered | fallback_share (monitoring.bias, monitoring.served_bias)
+    metric text not null,
     value double precision,
     ratio double precision,
     threshold double precision,
     passed boolean,                  -- null: reported only (metric without a rule, or group too small)
-    users integer,
+    users integer,                   -- the group's units: judged queries, served or judged users, plans
     recorded_at timestamptz not null default now()
 );
 create index if not exists bias_results_day on monitoring.bias_results (as_of_date, surface);

@@ -6,8 +6,10 @@ What each gate protects, and what blocks it (everything else found only warns):
   input (`pair_features`) or the bias rule fails on the challenger;
 - `marts_gate` (publication of the marts) blocks on an error-level anomaly of a source, quarantine rate or
   KPI, or a critical drift test on `signals` / `scores`;
-- `plans_gate` (publication of plans) blocks on an error-level anomaly of plan costs or a critical drift
-  test on `plans`.
+- `plans_gate` (publication of plans) blocks on an error-level anomaly of plan costs, a critical drift
+  test on `plans` or the bias rule failing on the published plans (`plans`);
+- the bias rule failing on served recommendations (`recommendations_jobs`, `..._judged`) warns on the
+  `marts_gate` verdict and never blocks (see `_bias_gate`).
 
 A finding's subject names what failed (`pair_features/job/skill_overlap_weighted`, `source_volume/
 interaction_events`, `challenger_jobs/gender/selection_rate`). A waiver in `monitoring.waivers` whose
@@ -114,6 +116,24 @@ def _drift_gate(dataset: str) -> str:
     return "plans_gate" if dataset in PLAN_DATASETS else "marts_gate"
 
 
+def _bias_gate(surface: str) -> tuple[str, bool]:
+    """(gate, blocking) of a bias surface; every surface is routed by name, none falls through.
+
+    Served recommendations warn on the marts verdict and never block: a served list cannot be un-served
+    (`marts/recommendations_published` waits on its suites only, and yesterday's judged list is long
+    out), and holding a publication would serve yesterday's list of the same model, no fairer. What a
+    failed rule should change is the model, which the challenger gate judges before it serves, or a
+    human decision.
+    """
+    if surface.startswith("challenger"):
+        return "challenger_gate", True
+    if surface.startswith("plans"):
+        return "plans_gate", True
+    if surface.startswith("recommendations_"):
+        return "marts_gate", False
+    raise ValueError(f"bias surface {surface!r} has no gate: route it in monitoring.gates._bias_gate")
+
+
 def findings(params: PgParams, run_id: str, as_of: date, start: date | None = None
              ) -> tuple[list[Finding], dict[str, list[str]]]:  # fmt: skip
     """Findings of this run (drift and bias on `as_of`, anomalies on [start, as_of]) and what was tested."""
@@ -138,12 +158,12 @@ def findings(params: PgParams, run_id: str, as_of: date, start: date | None = No
             " order by 1, 2, 4, 3",
             (run_id, as_of),
         ):
-            gate = "plans_gate" if surface.startswith("plans") else "challenger_gate"
+            gate, blocking = _bias_gate(surface)
             subject = f"{surface}/{attribute}/{metric}"
             tested[gate].append(f"bias:{subject}/{group}")
             if not passed:
                 message = f"{subject}: {group} {value:.3f} is {ratio:.2f} of the best (< {threshold:g})"
-                out.append(Finding(gate, "bias", subject, True, message))
+                out.append(Finding(gate, "bias", subject, blocking, message))
         for day, metric, series, level, reason in conn.execute(
             "select as_of_date, metric, series, level, reason from monitoring.anomaly_results"
             " where run_id = %s and as_of_date between %s and %s order by 1, 2, 3",

@@ -9,7 +9,8 @@ save 2 > view 1, complete 3 > progress 2 > start 1), in PostgreSQL:
 - recall = share of the user's interacted items that were in the served list;
 
 both averaged over the served users who interacted with at least one item of that type (a user who did
-nothing tells us nothing about the order). One row per (as-of date, item type, model version) in
+nothing tells us nothing about the order). The same per-user figures, by protected group, are the
+judged-list bias of `monitoring.served_bias`. One row per (as-of date, item type, model version) in
 `monitoring.ranking_quality`.
 """
 
@@ -22,43 +23,76 @@ from core.database import PgParams, connect
 
 TABLES = {"job": "marts_build.recommendations_jobs", "module": "marts_build.recommendations_modules"}
 
-QUALITY_SQL = """
-with served as (
-    select user_key, item_id, rank, model_version from {table} where as_of_date = %(served)s
-),
-labels as (
+# One row per judged user (a served user who interacted with at least one item of the type since): the
+# figures the night averages here and, by protected group, in `monitoring.served_bias`.
+JUDGED_USERS_SQL = """
+with day_labels as (
     select user_key, item_id, max(grade) as grade
     from features.interaction_labels
     where item_type = %(item_type)s and event_date between %(label_start)s and %(label_end)s
-      and user_key in (select user_key from served)
     group by 1, 2
 ),
+-- Only the lists of users who interacted: the night's few thousand, not its 100k lists (tier M).
+served as (
+    select user_key, item_id, rank, model_version from {table}
+    where as_of_date = %(served)s and user_key in (select user_key from day_labels)
+),
+labels as (
+    select * from day_labels where user_key in (select user_key from served)
+),
+-- Discounts in float8 (1 / log2(1 + rank)): numeric logarithms cost seconds on a night's rows.
 judged as (
     select
         s.user_key,
         min(s.model_version) as model_version,
-        coalesce(sum((power(2, l.grade) - 1) / log(2, s.rank + 1)) filter (where s.rank <= 10), 0) as dcg,
-        count(l.item_id) as hits
+        coalesce(sum((2 ^ l.grade::float8 - 1) * ln(2::float8) / ln(s.rank + 1::float8))
+            filter (where s.rank <= 10), 0) as dcg,
+        count(l.item_id) as hits,
+        count(l.item_id) filter (where s.rank <= %(k)s) as hits_top_k,
+        -- the attention (1 / log2(1 + rank)) the engaged-with items got in the top k
+        coalesce(
+            sum(ln(2::float8) / ln(s.rank + 1::float8))
+                filter (where s.rank <= %(k)s and l.item_id is not null),
+            0
+        ) as attention
     from served as s
     left join labels as l on l.user_key = s.user_key and l.item_id = s.item_id
-    where s.user_key in (select user_key from labels)
     group by 1
 ),
 ideal as (
     select user_key, count(*) as n_rel,
-           sum((power(2, grade) - 1) / log(2, pos + 1)) filter (where pos <= 10) as idcg
+           sum((2 ^ grade::float8 - 1) * ln(2::float8) / ln(pos + 1::float8))
+               filter (where pos <= 10) as idcg,
+           -- all engaged-with items on top: the most attention they could have had
+           sum(ln(2::float8) / ln(pos + 1::float8)) filter (where pos <= %(k)s) as ideal_attention
     from (
         select user_key, grade,
                row_number() over (partition by user_key order by grade desc, item_id) as pos
         from labels
     ) as ranked
     group by 1
+),
+per_user as (
+    select
+        j.user_key,
+        j.model_version,
+        j.dcg / nullif(i.idcg, 0) as ndcg10,
+        j.hits::float8 / i.n_rel as recall,
+        (j.hits_top_k > 0)::int as hit,
+        j.attention / i.ideal_attention as exposure
+    from judged as j
+    join ideal as i on i.user_key = j.user_key
 )
-select j.model_version, avg(j.dcg / nullif(i.idcg, 0)), avg(j.hits::float8 / i.n_rel), count(*)
-from judged as j
-join ideal as i on i.user_key = j.user_key
+"""
+
+QUALITY_SQL = (
+    JUDGED_USERS_SQL
+    + """
+select model_version, avg(ndcg10), avg(recall), count(*)
+from per_user
 group by 1
 """
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +124,7 @@ def served_quality(params: PgParams, served: date, label_start: date, label_end:
                     "item_type": item_type,
                     "label_start": label_start,
                     "label_end": label_end,
+                    "k": 10,
                 },
             ).fetchall()
             out += [

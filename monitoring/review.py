@@ -5,16 +5,19 @@
   then the `challenger_gate` verdict. The promotion gate calls it before it may move `champion`.
 - `review_marts`: anomalies of the run's days, recorded, then the `marts_gate` verdict, which holds the
   marts' publication when it blocks.
+- `review_served`: bias of tonight's recommendation lists and of yesterday's, judged by today's
+  interactions (`monitoring.served_bias`), recorded; they warn on the marts verdict.
+- `review_plans`: bias of tonight's published plans, recorded, then the `plans_gate` verdict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from core.database import PgParams
-from monitoring import anomalies, bias, drift, gates
+from monitoring import anomalies, bias, drift, gates, served_bias
 
 
 @dataclass
@@ -80,3 +83,25 @@ def review_marts(
     scored = anomalies.score_days(params, start, end, config)
     anomalies.record(params, run_id, scored)
     return gates.night_verdict(params, run_id, end, "marts_gate", start=start), scored
+
+
+def review_served(params: PgParams, run_id: str, as_of: date, config: bias.BiasConfig | None = None
+                  ) -> list[bias.BiasResult]:  # fmt: skip
+    """Bias of what was served: tonight's lists, and yesterday's judged by `as_of`'s interactions (the
+    window of the night's ranking quality), recorded."""
+    yesterday = as_of - timedelta(days=1)
+    results = served_bias.served_lists(params, as_of, config)
+    results += served_bias.judged_lists(params, yesterday, as_of, as_of, as_of, config)
+    for result in results:
+        bias.record(params, run_id, result)
+    return results
+
+
+def review_plans(
+    params: PgParams, run_id: str, start: date, as_of: date, config: bias.BiasConfig | None = None
+) -> tuple[gates.Verdict, bias.BiasResult]:
+    """Bias of tonight's published plans, recorded; the plans gate's verdict for the run's days
+    [start, as_of] (plan anomalies, drift and this bias), recorded."""
+    result = served_bias.published_plans(params, as_of, config)
+    bias.record(params, run_id, result)
+    return gates.night_verdict(params, run_id, as_of, "plans_gate", start=start), result
