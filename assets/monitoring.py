@@ -11,8 +11,10 @@
 - `monitoring/night` (after tonight's recommendations): ranking quality of yesterday's served
   recommendations, bias of tonight's lists and of yesterday's judged by today's interactions (they warn
   on the marts verdict), then the night's verdict (every gate of this run) with a link to the drift report.
-- `monitoring/plans_bias` (after tonight's plans): bias of the plans `marts_build.user_plans` publishes,
-  then the `plans_gate` verdict. Its own asset, not a dependency of `monitoring/night`, so that a night
+- `monitoring/plans_bias` (after tonight's plans): bias of the plans `marts_build.user_plans` publishes
+  (warnings), then the `plans_gate` verdict as a blocking check: `marts/user_plans_published` depends on
+  this asset, so an unwaived error-level plan-cost anomaly or critical drift of the plans keeps
+  yesterday's plans published. Its own asset, not a dependency of `monitoring/night`, so that a night
   whose plans fail still gets its other verdicts. Both re-decide `plans_gate` from what this run recorded
   and a verdict replaces the previous one, so the last to run, whichever it is, holds the complete one.
 - freshness: per raw source, the previous day's partition must have landed by 04:00 UTC
@@ -149,9 +151,15 @@ def night(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg
     return dg.MaterializeResult(metadata=meta)
 
 
+PLANS_BIAS = dg.AssetKey(["monitoring", "plans_bias"])
+
+
 @dg.asset(
-    key=dg.AssetKey(["monitoring", "plans_bias"]),
+    key=PLANS_BIAS,
     deps=[USER_PLANS],
+    # Blocking: `marts/user_plans_published` depends on this asset, so a blocked plans verdict (an
+    # unwaived error-level plan-cost anomaly, a critical drift of the plans) keeps yesterday's plans.
+    check_specs=[dg.AssetCheckSpec("plans_gate", asset=PLANS_BIAS, blocking=True)],
     group_name="monitoring",
     partitions_def=daily,
     backfill_policy=single_run,
@@ -167,14 +175,26 @@ def plans_bias(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     start, end = window_of(context)
     with transient_db_retries(context):
         verdict, result = review_plans(warehouse.params(), context.run.run_id, start, end)
+    gate = dg.AssetCheckResult(
+        check_name="plans_gate",
+        passed=verdict.allows,
+        severity=dg.AssetCheckSeverity.ERROR if verdict.status == "block" else dg.AssetCheckSeverity.WARN,
+        description=f"plans gate: {verdict.status.upper()}",
+        metadata={
+            "blocked": dg.MetadataValue.json(verdict.blocked),
+            "warned": dg.MetadataValue.json(verdict.warned),
+            "waivers": dg.MetadataValue.json(verdict.waivers),
+        },
+    )
     return dg.MaterializeResult(
+        check_results=[gate],
         metadata={
             "plans_gate": verdict.status,
             "blocked": dg.MetadataValue.json(verdict.blocked),
             "failed": dg.MetadataValue.md(_bias_md([result])),
             "reasons": dg.MetadataValue.json(result.reasons),
             "groups_measured": len({(r.attribute, r.group_value) for r in result.rows}),
-        }
+        },
     )
 
 

@@ -110,10 +110,12 @@ def user_plans_audit(
     return dg.AssetCheckResult(passed=bool(verdict["success"]), metadata=plain(verdict))
 
 
+# The plans gate (a blocking check of monitoring/plans_bias) must pass before the plans go out.
+PLANS_GATE_ASSET = dg.AssetKey(["monitoring", "plans_bias"])
 published_user_plans = publish_asset(
     "user_plans_published",
     [PublishSpec("user_plans")],
-    [user_plans.key],
+    [user_plans.key, PLANS_GATE_ASSET],
     required_suites=[AUDIT_SUITE],
     description="Tonight's plans, published to marts.user_plans after their audit passed (one transaction).",
     lookback_days=0,

@@ -124,11 +124,14 @@ def _bias_gate(surface: str) -> tuple[str, bool]:
     out), and holding a publication would serve yesterday's list of the same model, no fairer. What a
     failed rule should change is the model, which the challenger gate judges before it serves, or a
     human decision.
+
+    Plans warn on the plans verdict too: the night holds plans for an error-level anomaly or a critical
+    drift on them (issue #14's rule), not for a bias ratio, whose remedy is the planner or a reviewer.
     """
     if surface.startswith("challenger"):
         return "challenger_gate", True
     if surface.startswith("plans"):
-        return "plans_gate", True
+        return "plans_gate", False
     if surface.startswith("recommendations_"):
         return "marts_gate", False
     raise ValueError(f"bias surface {surface!r} has no gate: route it in monitoring.gates._bias_gate")

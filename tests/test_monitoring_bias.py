@@ -228,7 +228,7 @@ def _plans(conn, hours_for: str | None = None, fallback_region: str | None = Non
     )
 
 
-def test_fair_plans_pass_and_unfair_plans_block_the_plans_gate(served_db, pg_server):
+def test_fair_plans_pass_and_unfair_plans_warn_on_the_plans_gate(served_db, pg_server):
     with connect(served_db) as conn:
         _plans(conn)
     fair = served_bias.published_plans(served_db, TONIGHT)
@@ -262,9 +262,10 @@ def test_fair_plans_pass_and_unfair_plans_block_the_plans_gate(served_db, pg_ser
 
     bias.record(unfair_db, "plans-run", unfair)
     verdict = gates.night_verdict(unfair_db, "plans-run", TONIGHT, "plans_gate")
-    assert verdict.status == "block"
-    assert any("plans/region/provider_share: south" in b for b in verdict.blocked), verdict.blocked
-    assert any("plans/age_band/hours_planned: 60+" in b for b in verdict.blocked), verdict.blocked
+    # A bias ratio warns: the plans are held only by an error-level anomaly or a critical drift on them.
+    assert verdict.status == "warn" and not verdict.blocked and verdict.allows
+    assert any("plans/region/provider_share: south" in w for w in verdict.warned), verdict.warned
+    assert any("plans/age_band/hours_planned: 60+" in w for w in verdict.warned), verdict.warned
     assert gates.night_verdict(unfair_db, "plans-run", TONIGHT, "challenger_gate").status == "pass"
     # A night whose plans did not run tonight is not judged on last night's table.
     assert not served_bias.published_plans(unfair_db, TONIGHT + timedelta(days=1)).rows
@@ -272,7 +273,7 @@ def test_fair_plans_pass_and_unfair_plans_block_the_plans_gate(served_db, pg_ser
 
 def test_every_bias_surface_has_an_explicit_gate():
     assert gates._bias_gate("challenger_jobs") == ("challenger_gate", True)
-    assert gates._bias_gate("plans") == ("plans_gate", True)
+    assert gates._bias_gate("plans") == ("plans_gate", False)
     assert gates._bias_gate("recommendations_modules_judged") == ("marts_gate", False)
     with pytest.raises(ValueError, match="no gate"):
         gates._bias_gate("something_new")

@@ -42,8 +42,12 @@ def test_plans_assets_write_audit_and_publish(pg_server, tmp_path):
         run_config={"ops": {"marts_build__user_plans": {"config": {"weekly_summary_weekday": 1}}}},
     )  # fmt: skip
     assert result.success
-    (check,) = result.get_asset_check_evaluations()
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(checks) == {"user_plans_audit", "plans_gate"}
+    check = checks["user_plans_audit"]
     assert check.passed and check.metadata["evaluated"].value == len(users)
+    # The plans gate passed before the publisher ran (it holds the plans otherwise).
+    assert checks["plans_gate"].passed
     meta = result.asset_materializations_for_node("marts_build__user_plans")[0].metadata
     assert meta["users_planned"].value == len(users) and meta["within_envelope"].value is True
     assert meta["provider_mix"].value == {"offline": len(users)}
