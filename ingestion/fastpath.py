@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import io
+import struct
 import time
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
-from psycopg.copy import LibpqWriter
 
 from ingestion import pii
 from ingestion.contracts import Contract
 
 BLOCK_BYTES = 8 << 20
+PG_EPOCH_ORDINAL = date(2000, 1, 1).toordinal()
 FAR_OUTSIDE_DAYS = 7  # as ingestion/loader.py
 
-_INT_RE = r"^\s*[+-]?\d{1,9}\s*$"  # at most 9 digits: never overflows integer (longer ones: exact path)
 _NUM_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*$"
 _TS_RE = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
@@ -63,24 +62,36 @@ def eligible(contract: Contract, header: list[str], fmt: str | None, replace_all
 
 
 def _check(pc, pa, contract: Contract, batch, now_limit) -> dict:
-    """Raise Unsuitable at the first value a contract rule might reject; return the timestamp columns
-    it parsed (as int64 microseconds), for the far-off count to reuse."""
+    """Raise Unsuitable at the first value a contract rule might reject; return the typed values of
+    the integer, timestamp and date columns (numpy arrays, None where a value is null): the binary
+    COPY sends them as parsed here, and the far-off count reuses the event time."""
     parsed = {}
     for c in contract.columns:
         col = batch.column(c.name)
         nulls = col.null_count
         if c.required and nulls:
             raise Unsuitable(f"{c.name}: empty required value")
+        if c.type == "boolean":
+            raise Unsuitable("boolean columns take the exact path")
         if nulls == len(col):
             continue
         if c.required and c.type == "text" and pc.any(pc.match_substring_regex(col, r"^\s+$")).as_py():
             raise Unsuitable(f"{c.name}: blank required value")
         if c.max_length and pc.max(pc.binary_length(col)).as_py() > c.max_length:
             raise Unsuitable(f"{c.name}: long value")
-        if c.type == "integer" or c.type == "numeric":
-            pattern = _INT_RE if c.type == "integer" else _NUM_RE
-            if not pc.all(pc.match_substring_regex(col, pattern)).as_py():
-                raise Unsuitable(f"{c.name}: not a {c.type}")
+        if c.type == "integer":
+            try:  # Arrow's integer parse is stricter than PostgreSQL's (no blanks, no '+'): never looser
+                values = pc.cast(col, pa.int32())
+            except pa.ArrowInvalid as exc:
+                raise Unsuitable(f"{c.name}: not an integer the fast path can read ({exc})") from exc
+            parsed[c.name] = values
+            if c.min is not None and pc.min(values).as_py() < c.min:
+                raise Unsuitable(f"{c.name}: below minimum")
+            if c.max is not None and pc.max(values).as_py() > c.max:
+                raise Unsuitable(f"{c.name}: above maximum")
+        elif c.type == "numeric":
+            if not pc.all(pc.match_substring_regex(col, _NUM_RE)).as_py():
+                raise Unsuitable(f"{c.name}: not a numeric")
             if c.min is not None or c.max is not None:
                 values = pc.cast(pc.utf8_trim_whitespace(col), pa.float64())
                 if c.min is not None and pc.min(values).as_py() < c.min:
@@ -92,20 +103,55 @@ def _check(pc, pa, contract: Contract, batch, now_limit) -> dict:
                 pc.match_substring_regex(col, _TS_RE if c.type == "timestamptz" else _DATE_RE)
             ).as_py():
                 raise Unsuitable(f"{c.name}: not an ISO {c.type}")
+            try:  # also proves calendar validity (no 31 April) of what the regex let through
+                typed = pc.cast(col, pa.timestamp("us", tz="UTC") if c.type == "timestamptz" else pa.date32())
+            except pa.ArrowInvalid as exc:
+                raise Unsuitable(f"{c.name}: {exc}") from exc
+            # compared as integers: .as_py() on a zoned timestamp imports pandas (6 s here)
+            parsed[c.name] = pc.cast(typed, pa.int64() if c.type == "timestamptz" else pa.int32())
             if c.not_future:
-                try:  # also proves calendar validity (no 31 April) of what the regex let through
-                    ts = pc.cast(col, pa.timestamp("us", tz="UTC"))
-                except pa.ArrowInvalid as exc:
-                    raise Unsuitable(f"{c.name}: {exc}") from exc
-                # compared as integers: .as_py() on a zoned timestamp imports pandas (6 s here)
-                parsed[c.name] = pc.cast(ts, pa.int64())
-                if pc.max(parsed[c.name]).as_py() > now_limit:
+                limit = now_limit if c.type == "timestamptz" else now_limit // 86_400_000_000
+                if pc.max(parsed[c.name]).as_py() > limit:
                     raise Unsuitable(f"{c.name}: in the future")
-        elif c.type == "boolean":
-            raise Unsuitable("boolean columns take the exact path")
         if c.enum and not pc.all(pc.is_in(col, value_set=pa.array(list(c.enum)))).as_py():
             raise Unsuitable(f"{c.name}: value outside the enum")
     return parsed
+
+
+# The raw column types the binary encoding produces, per contract type (binary COPY has no casts).
+RAW_TYPES = {"text": "text", "integer": "integer", "numeric": "numeric",
+             "timestamptz": "timestamp with time zone", "date": "date"}  # fmt: skip
+LOAD_TYPES = {"_file_id": "bigint", "_line": "integer", "_partition_date": "date", "_contract_version": "text"}
+# Blocks encoded ahead of the server: the client checks and encodes block k+1 while the server
+# inserts block k (two cores). Bounded, in psycopg's 128 KB write chunks: about 24 MB in flight.
+QUEUE_CHUNKS = 192
+
+
+def _raw_types_match(conn: psycopg.Connection, contract: Contract, cols: list[str], want: list[str]) -> None:
+    """Unsuitable unless every loaded raw column has the type its binary encoding is for."""
+    schema, table = contract.table.split(".")
+    got = dict(conn.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+        "join pg_class t on t.oid = a.attrelid join pg_namespace n on n.oid = t.relnamespace "
+        "where n.nspname = %s and t.relname = %s and a.attnum > 0 and not a.attisdropped",
+        (schema, table),
+    ).fetchall())  # fmt: skip
+    for col, typ in zip(cols, want, strict=True):
+        if got.get(col) != typ:
+            raise Unsuitable(f"{contract.table}.{col} is {got.get(col)}, the binary encoding sends {typ}")
+
+
+def _queued_writer(cursor):
+    """psycopg's queued writer with a short queue: writes go out on a worker thread (which waits for
+    the server) while the main thread parses and encodes the next block; the queue's bound keeps the
+    client's memory flat when the server is the slower side."""
+    from queue import Queue
+
+    from psycopg.copy import QueuedLibpqWriter
+
+    writer = QueuedLibpqWriter(cursor)
+    writer._queue = Queue(maxsize=QUEUE_CHUNKS)
+    return writer
 
 
 def load(
@@ -121,7 +167,7 @@ def load(
 ) -> int:
     """COPY the file into raw under the contract; return the rows loaded. Raises Unsuitable to give up.
 
-    `steps` receives the seconds of each step (read, check, pseudonymize, to_csv, copy_write, ...);
+    `steps` receives the seconds of each step (read, check, pseudonymize, encode, copy_write, ...);
     `far["rows"]` the events whose time lies FAR_OUTSIDE_DAYS or more from the partition's day.
     """
     import numpy as np
@@ -129,15 +175,16 @@ def load(
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
+    from ingestion import pgbinary
     from ingestion.readers import open_binary
 
     key = pii_key.encode()
     known = _Pseudonyms(pa, key)
     # `eligible` excludes vault-only columns, so every contract column has a raw name here.
     raw_names = [c.raw_name or c.name for c in contract.columns]
-    # _loaded_at comes from the column default now(): parsing a second timestamp per row costs COPY time
-    cols = [*raw_names, "_file_id", "_line", "_partition_date", "_contract_version"]
-    pdate = partition_date.isoformat() if partition_date else ""
+    # _loaded_at comes from the column default now(): one timestamp per row less on the wire
+    cols = [*raw_names, *LOAD_TYPES]
+    _raw_types_match(conn, contract, cols, [RAW_TYPES[c.type] for c in contract.columns] + list(LOAD_TYPES.values()))
     now_limit = int((datetime.now(UTC) + timedelta(hours=1)).timestamp() * 1_000_000)
     window = None
     if contract.event_time and partition_date:  # same bounds as the exact path (whole days apart)
@@ -151,22 +198,21 @@ def load(
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
-    write = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    file_field = struct.pack(">q", file_id)
+    pdate_field = None if partition_date is None else struct.pack(">i", partition_date.toordinal() - PG_EPOCH_ORDINAL)
+    version_field = contract.version.encode()
+    numeric_cache: dict[str, dict[str, bytes]] = {}
     rows = 0
     _lap = _lapper(steps if steps is not None else {})
     cur = conn.cursor()
-    # The default writer queues data for a background thread without bound while the server is the slower
-    # side; the plain writer blocks on the socket instead. Peak RSS is still not flat: on 1M events
-    # (105 MB) the ingesting process peaked at ~365 MB from ~130 MB, and Arrow's streaming CSV reader
-    # alone grew RSS 80 MB at 300k rows vs 155 MB at 1M (benchmarks/bench_ingest.py; open question).
     with (
         open_binary(path) as f,
-        cur.copy(
-            f"copy {contract.table} ({', '.join(cols)}) from stdin (format csv)", writer=LibpqWriter(cur)
-        ) as cp,
-    ):
+        cur.copy(f"copy {contract.table} ({', '.join(cols)}) from stdin (format binary)",
+                 writer=_queued_writer(cur)) as cp,
+    ):  # fmt: skip
         try:
             reader = pacsv.open_csv(f, read_options=read, convert_options=convert)
+            cp.write(pgbinary.SIGNATURE)
             t = time.perf_counter()
             for batch in reader:
                 t = _lap("read", t)
@@ -174,34 +220,43 @@ def load(
                 if not n:
                     continue
                 parsed = _check(pc, pa, contract, batch, now_limit)
-                if far is not None and window is not None:
-                    us = parsed.get(contract.event_time)
-                    if us is None:  # an event time without not_future: parse it here
-                        ts = batch.column(contract.event_time)
-                        us = pc.cast(pc.cast(ts, pa.timestamp("us", tz="UTC")), pa.int64())
+                if far is not None and window is not None and contract.event_time in parsed:
+                    us = parsed[contract.event_time]
                     outside = pc.or_(pc.less_equal(us, window[0]), pc.greater_equal(us, window[1]))
                     far["rows"] = far.get("rows", 0) + int(pc.sum(outside).as_py() or 0)
                 t = _lap("check", t)
-                arrays = []
+                fields = []
                 for c in contract.columns:
                     col = batch.column(c.name)
                     if c.pseudonym:
-                        col = known.apply(pc, col)
-                    arrays.append(col)
-                arrays += [
-                    pa.array(np.full(n, file_id, dtype=np.int64)),
-                    pa.array(np.arange(rows + 2, rows + n + 2, dtype=np.int64)),  # the header is line 1
-                    pa.array(np.full(n, pdate), pa.string()),
-                    pa.array(np.full(n, contract.version), pa.string()),
-                ]
-                buf = io.BytesIO()
+                        fields.append(pgbinary.text(known.apply(pc, col)))
+                    elif c.type == "text":
+                        fields.append(pgbinary.text(col))
+                    elif c.type == "numeric":
+                        fields.append(pgbinary.numeric(col, numeric_cache.setdefault(c.name, {})))
+                    elif c.name not in parsed:  # every value null
+                        fields.append(pgbinary.constant(None, n))
+                    else:
+                        typed = parsed[c.name]
+                        nulls = typed.is_null().to_numpy(zero_copy_only=False) if typed.null_count else None
+                        values = typed.fill_null(0).to_numpy()
+                        encode = {"integer": pgbinary.int4, "timestamptz": pgbinary.timestamptz,
+                                  "date": pgbinary.date}[c.type]  # fmt: skip
+                        fields.append(encode(values, nulls))
                 t = _lap("pseudonymize", t)
-                pacsv.write_csv(pa.table(arrays, names=cols), buf, write_options=write)
-                t = _lap("to_csv", t)
-                cp.write(buf.getbuffer())
+                fields += [
+                    pgbinary.constant(file_field, n),
+                    pgbinary.int4(np.arange(rows + 2, rows + n + 2, dtype=np.int32)),  # the header is line 1
+                    pgbinary.constant(pdate_field, n),
+                    pgbinary.constant(version_field, n),
+                ]
+                block = pgbinary.rows(n, fields)
+                t = _lap("encode", t)
+                cp.write(memoryview(block))
                 t = _lap("copy_write", t)
                 rows += n
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            cp.write(pgbinary.TRAILER)
+        except (pa.ArrowInvalid, UnicodeDecodeError, pgbinary.NotEncodable) as exc:
             raise Unsuitable(str(exc)) from exc
     t = _lap("copy_end", t)
     if len(known.originals):
