@@ -38,11 +38,15 @@ PG_EPOCH_ORDINAL = date(2000, 1, 1).toordinal()
 FAR_OUTSIDE_DAYS = 7  # as ingestion/loader.py
 
 _NUM_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*$"
+# Arrow parses what these let through and the binary COPY sends Arrow's value, so they admit only what
+# PostgreSQL reads the same way: no year 0000 (Arrow: 1 BC, PostgreSQL: out of range) and UTC offsets
+# up to 15:59 (PostgreSQL's limit; Arrow takes +23:00). tests/test_ingest_pgbinary.py compares both.
+_YEAR = r"(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})"
 _TS_RE = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?(Z|[+-](0\d|1[0-5])(:?[0-5]\d)?)?$"
 )
-_DATE_RE = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+_DATE_RE = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 
 
 def _lapper(steps: dict[str, float]):

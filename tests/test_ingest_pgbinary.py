@@ -80,3 +80,38 @@ def test_a_block_copies_in_as_the_text_would_parse(fresh_db):
         ).fetchall()
     # a text null and an empty text differ on the wire; the fast path reads "" as null upstream
     assert [(None if r[0] == "" else r[0], *r[1:]) for r in got] == want
+
+
+STAMPS = ["2026-03-02T06:00:24Z", "2026-03-02 06:00:24Z", "2026-03-02T06:00:24.5Z", "2026-03-02T06:00Z",
+          "2026-03-02T06:00:24+15:59", "2026-03-02T06:00:24-1530", "2026-03-02T06:00:24+05",
+          "0500-01-01T00:00:00Z", "0000-01-01T00:00:00Z", "2026-03-02T06:00:24+16:00",
+          "2026-03-02T06:00:24+23:00", "2026-03-02T06:00:24+05:99", "2026-02-29T00:00:00Z", "2026-03-02",
+          "2026-03-02T24:00:00Z"]  # fmt: skip
+
+
+@pytest.mark.parametrize("stamp", STAMPS)
+def test_fast_path_sends_a_timestamp_only_as_the_server_reads_it(fresh_db, stamp):
+    """What the fast path's checks accept, Arrow parses to the server's value; the rest goes exact."""
+    from datetime import UTC, datetime
+
+    from ingestion import fastpath
+    from ingestion.contracts import load_contract
+
+    contract = load_contract("interaction_events")
+    row = {"event_id": "e1", "user_id": "u1", "event_type": "job_view", "item_type": "job", "item_id": "j1",
+           "occurred_at": stamp, "duration_s": "5", "progress_pct": None, "session_id": "s1"}  # fmt: skip
+    batch = pa.RecordBatch.from_pydict({k: pa.array([v], pa.string()) for k, v in row.items()})
+    now = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp() * 1_000_000)
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("set timezone = 'UTC'")
+        try:
+            (server,) = conn.execute(
+                "select (extract(epoch from %s::timestamptz) * 1000000)::bigint", (stamp,)
+            ).fetchone()
+        except psycopg.DataError:
+            server = None
+    try:
+        parsed = fastpath._check(pc, pa, contract, batch, now)
+    except fastpath.Unsuitable:
+        return  # the exact path decides, with the server's own parse
+    assert parsed["occurred_at"][0].as_py() == server
