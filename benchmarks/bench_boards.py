@@ -11,7 +11,7 @@ not the 1M events a day behind them (the warehouse benchmark measures building t
 
 Then it serves the real app (`python -m boards.serve`) as `kairoo_reader` and loads every page in
 Debian's headless Chromium (Playwright): ready = the page's last element is drawn, Streamlit has
-stopped running and every announced Plotly chart is drawn. One cold load per page (empty caches),
+stopped running and every announced chart (Vega-Lite) is drawn. One cold load per page (empty caches),
 then `--loads` warm loads (default 10, or KAIROO_BENCH_BOARDS_LOADS). The same is measured at tier S
 in the same run as the reference. Prints ONE JSON line:
 {"bench": "boards", "tier", "pages", "p95_ready_s", "cold_max_s", "reference_tier", "reference_p95_ready_s",

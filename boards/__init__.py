@@ -3,8 +3,9 @@
 One Streamlit multipage app (`boards/app.py`):
 - Executive: active users, the job funnel, learning, career tools and workforce mobility, per tenant
   and date range, from the published marts.
-- Observability: the last nights' verdicts, checks, quarantine, drift, bias, anomalies, freshness,
-  model promotions, plan costs and waivers, from the published observability marts.
+- Observability: one night at a time (a picker over the last 14; default the newest): its verdict,
+  checks, quarantine, drift, bias, anomalies, freshness, model promotions, plan costs, and the waivers
+  in force, from the published observability marts, with the 14 nights' trend above them.
 - Review queue: plans waiting for a human, with why they were queued and a diff against the user's
   last approved plan; decisions go through the plans stage's API as role `kairoo_reviewer`.
 

@@ -11,13 +11,13 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 # Ready: the page's last element is drawn, Streamlit is not running, no element is still loading
-# (skeleton), and every chart the page announced is drawn.
+# (skeleton), and every chart the page announced is drawn (a Vega-Lite chart draws one SVG or canvas).
 READY_JS = """() => {
   const captions = document.querySelectorAll('[data-testid="stCaptionContainer"]');
   const last = captions.length ? captions[captions.length - 1].textContent : '';
   const m = last.match(/Page ready: (\\d+) charts/);
   const busy = '[data-testid="stStatusWidget"], [data-testid="stSkeleton"]';
   if (!m || document.querySelector(busy)) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')];
-  return charts.length >= Number(m[1]) && charts.every((c) => c.querySelector('.main-svg'));
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  return charts.length >= Number(m[1]) && charts.every((c) => c.querySelector('svg.marks g, canvas'));
 }"""

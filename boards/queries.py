@@ -1,7 +1,8 @@
 """What the boards show, as SQL over the published marts (run as `kairoo_reader`).
 
 Every aggregate runs inside PostgreSQL over pre-aggregated marts (a few hundred rows per day at M
-tier), so a page is ready in well under 2 s whatever the date range. Functions take an open psycopg
+tier), so the SQL of a page takes milliseconds whatever the date range: what a page costs is drawing
+it in the browser (see `boards.ui`). Functions take an open psycopg
 connection and return plain typed values; the Streamlit layer (`boards.ui`) caches them. Ratios are
 computed here from the exact counts, once, so the page and its tests agree on one definition.
 """
@@ -359,6 +360,53 @@ OBS_SECTIONS: dict[str, str] = {
     "mart_obs_waivers": "Waivers in force",
 }
 OBS_NIGHTS = 14  # how many nights the board looks back
+OBS_ROW_LIMIT = 500  # rows shown per section and night (the page says when a night has more)
+# Where each mart keeps its night: the night's `as_of_date`, or the delivery day (`partition_date`) for
+# quarantine and freshness. A mart without either (waivers in force) is the state now, not a night's.
+OBS_DAY_COLUMNS = ("as_of_date", "partition_date")
+
+# The board's 14-night trend: per section, what a data team counts each night (SQL aggregates over
+# that night's rows of the mart; every measure of a published mart is shown for every night it has rows).
+OBS_TRENDS: dict[str, dict[str, str]] = {
+    "mart_obs_nights": {
+        "runs": "count(*)",
+        "runs blocked": "count(*) filter (where verdict = 'block')",
+        "checks failed": "sum(checks_failed)",
+    },
+    "mart_obs_quarantine": {
+        "rules broken": "count(*)",
+        "rows quarantined": "sum(rows_quarantined)",
+        "files rejected": "sum(files_rejected)",
+    },
+    "mart_obs_drift": {
+        "columns tested": "count(*)",
+        "drifted": "count(*) filter (where drifted)",
+        "gating": "count(*) filter (where gating)",
+    },
+    "mart_obs_bias": {
+        "group metrics": "count(*)",
+        "failed": "count(*) filter (where passed is false)",
+    },
+    "mart_obs_anomalies": {
+        "series scored": "count(*)",
+        "warn": "count(*) filter (where level = 'warn')",
+        "error": "count(*) filter (where level = 'error')",
+    },
+    "mart_obs_freshness": {
+        "sources loaded": "count(*)",
+        "rows loaded": "sum(rows_loaded)",
+        "most hours late": "max(hours_after_day_end)",
+    },
+    "mart_obs_models": {
+        "versions served": "count(*)",
+        "promotions": "count(*) filter (where promoted)",
+    },
+    "mart_obs_plan_costs": {
+        "plans written": "sum(plans_written)",
+        "fallbacks": "sum(fallbacks)",
+        "cost usd": "sum(cost_usd)",
+    },
+}
 
 
 def _columns(conn: psycopg.Connection, table: str) -> list[str]:
@@ -373,14 +421,41 @@ def _columns(conn: psycopg.Connection, table: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def obs_rows(
-    conn: psycopg.Connection, table: str, nights: int = OBS_NIGHTS, limit: int = 200
-) -> pd.DataFrame:
-    """The last `nights` days of one observability mart (newest first), at most `limit` rows.
+def obs_day_column(columns: list[str]) -> str | None:
+    """The column that names a mart row's night, if the mart has one."""
+    return next((c for c in OBS_DAY_COLUMNS if c in columns), None)
 
-    The day is the night's `as_of_date`, or the delivery day (`partition_date`) for quarantine and
-    freshness; tables without either (waivers in force) are shown whole. Only the marts listed in
-    OBS_SECTIONS may be named, and only when published.
+
+def obs_days(conn: psycopg.Connection, nights: int = OBS_NIGHTS) -> list[date]:
+    """The nights the board offers, newest first: the last `nights` days any published observability
+    mart has rows for (verdicts lag the deliveries by a night, so one mart alone may miss the newest)."""
+    from psycopg import sql
+
+    parts = []
+    for table in OBS_SECTIONS:
+        if published(conn, table) and (day := obs_day_column(_columns(conn, table))):
+            parts.append(
+                sql.SQL("select {d} as day from {t}").format(
+                    d=sql.Identifier(day), t=sql.Identifier("marts", table)
+                )
+            )
+    if not parts:
+        return []
+    query = sql.SQL(
+        "select distinct day from ({u}) as days where day is not null order by day desc limit %(nights)s"
+    ).format(u=sql.SQL(" union all ").join(parts))
+    return [r[0] for r in conn.execute(query, {"nights": nights}).fetchall()]
+
+
+def obs_rows(
+    conn: psycopg.Connection, table: str, night: date | None, limit: int = OBS_ROW_LIMIT
+) -> pd.DataFrame:
+    """One night's rows of one observability mart, in a stable order, at most `limit` + 1 rows (the
+    extra row only tells the page that the night has more than it shows).
+
+    The night is the mart's `as_of_date`, or the delivery day (`partition_date`) for quarantine and
+    freshness; a mart without either (waivers in force) is shown whole whatever the night. Only the
+    marts listed in OBS_SECTIONS may be named, and only when published.
     """
     from psycopg import sql
 
@@ -388,17 +463,57 @@ def obs_rows(
         raise ValueError(f"{table} is not an observability mart (one of {sorted(OBS_SECTIONS)})")
     require(conn, table)
     columns = _columns(conn, table)
-    day = next((c for c in ("as_of_date", "partition_date") if c in columns), None)
+    day = obs_day_column(columns)
     target = sql.Identifier("marts", table)
     rest = sql.SQL(", ").join(sql.Identifier(c) for c in columns if c != day)
     if day:
-        query = sql.SQL(
-            "select * from {t} where {d} > (select max({d}) from {t}) - %(nights)s"
-            " order by {d} desc, {rest} limit %(limit)s"
-        ).format(t=target, d=sql.Identifier(day), rest=rest)
+        query = sql.SQL("select * from {t} where {d} = %(night)s order by {rest} limit %(limit)s").format(
+            t=target, d=sql.Identifier(day), rest=rest
+        )
     else:
         query = sql.SQL("select * from {t} order by {rest} limit %(limit)s").format(t=target, rest=rest)
-    return frame(conn, query.as_string(conn), {"nights": nights, "limit": limit}, exact=True)
+    return frame(conn, query.as_string(conn), {"night": night, "limit": limit + 1}, exact=True)
+
+
+def obs_trend(conn: psycopg.Connection, days: list[date]) -> pd.DataFrame:
+    """The OBS_TRENDS measures of every published mart over `days`: one row per (section, measure),
+    one column per night (ISO date, oldest first), each cell PostgreSQL's exact value (numeric); a
+    night the mart has no row for is empty (None)."""
+    from psycopg import sql
+
+    nights = sorted(days)
+    labels = [n.isoformat() for n in nights]
+    shown: list[str] = []
+    parts = []
+    for table, measures in OBS_TRENDS.items():
+        if not published(conn, table) or not (day := obs_day_column(_columns(conn, table))):
+            continue
+        shown.append(table)
+        for measure, aggregate in measures.items():
+            parts.append(
+                sql.SQL(
+                    "select {t_name} as mart, {m} as measure, {d} as day, ({a})::numeric as value"
+                    " from {t} where {d} = any(%(days)s) group by {d}"
+                ).format(
+                    t_name=sql.Literal(table),
+                    m=sql.Literal(measure),
+                    d=sql.Identifier(day),
+                    a=sql.SQL(aggregate),
+                    t=sql.Identifier("marts", table),
+                )
+            )
+    values: dict[tuple[str, str, date], Any] = {}
+    if parts and nights:
+        query = sql.SQL(" union all ").join(parts)
+        for mart, measure, day, value in conn.execute(query, {"days": nights}).fetchall():
+            values[(mart, measure, day)] = value
+    rows = [
+        {"section": OBS_SECTIONS[t], "measure": m}
+        | {label: values.get((t, m, n)) for n, label in zip(nights, labels, strict=True)}
+        for t in shown
+        for m in OBS_TRENDS[t]
+    ]
+    return pd.DataFrame(rows, columns=["section", "measure", *labels], dtype=object)
 
 
 def obs_nights(conn: psycopg.Connection, nights: int = OBS_NIGHTS) -> pd.DataFrame:

@@ -4,6 +4,13 @@ Queries are cached per (query, connection, arguments) for ten minutes: the publi
 once a night, and a cached page renders without touching PostgreSQL. Every figure a page shows is
 also listed unrounded in its "Figures on this page" table, under a stable name, so anyone (and the
 browser tests) can reconcile the page with SQL on the published tables.
+
+What a page costs in the browser (measured at tier M, `benchmarks/bench_boards.py`): charts are
+Vega-Lite (Altair, Streamlit's own charts): one Plotly chart alone cost 1.5-2.5 s per page load
+(its 4.7 MB bundle is parsed and initialised on every load), a Vega-Lite chart a few tens of ms.
+Long exact tables are one HTML string (`exact_table`): `st.table` renders every cell through
+Streamlit's markdown component, which took ~20 s for the observability board's 1,600 rows (and
+would read values such as `_x_` as markdown), the same rows as HTML well under half a second.
 """
 
 from __future__ import annotations
@@ -59,8 +66,9 @@ class Page:
         render_banner(query("banner"))
 
     def chart(self, figure: Any, key: str) -> None:
+        """An Altair (Vega-Lite) chart, counted for the readiness caption."""
         self.charts += 1
-        st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+        st.altair_chart(figure, key=key, width="stretch")
 
     def not_published(self, err: queries.NotPublished) -> NoReturn:
         """Say what is missing instead of a traceback, and end the page there."""
@@ -70,7 +78,7 @@ class Page:
 
     def end(self) -> None:
         """The last element of every page. The browser tests and the benchmark wait for it and for
-        the charts it announces (Plotly draws them in the browser after the script has ended)."""
+        the charts it announces (Vega-Lite draws them in the browser after the script has ended)."""
         elapsed = time.perf_counter() - self.began
         st.caption(f"Page ready: {self.charts} charts; script ran in {elapsed:.2f} s.")
 
@@ -128,11 +136,49 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def exact_table(frame: Any) -> None:
-    """A table whose every cell is the exact published value (st.table, so it is plain HTML)."""
-    import pandas as pd
+# The exact tables' look (Streamlit's own table style, restated: they are not st.table).
+TABLE_CSS = """<style>
+table.kairoo-exact { border-collapse: collapse; font-size: 0.875rem; width: 100%; }
+table.kairoo-exact th, table.kairoo-exact td {
+  border: 1px solid rgba(49, 51, 63, 0.1); padding: 0.25rem 0.375rem; text-align: left;
+  white-space: nowrap; vertical-align: top; }
+table.kairoo-exact th { color: rgba(49, 51, 63, 0.7); font-weight: 400; }
+div.kairoo-exact-wrap { overflow-x: auto; max-width: 100%; }
+</style>"""
 
-    shown = pd.DataFrame(
-        {c: [cell(v) for v in frame[c].tolist()] for c in frame.columns}, columns=frame.columns
+
+def exact_html(frame: Any, name: str) -> str:
+    """The table as one HTML string: a header of column names, then one row per row, every cell
+    `cell(value)` escaped (shown as text, never as markdown or HTML). `name` marks the table
+    (`data-table`) so the browser tests find each one."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False, name=None)
     )
-    st.table(shown, hide_index=True)
+    return (
+        f'<div class="kairoo-exact-wrap"><table class="kairoo-exact" data-table="{escape(name)}">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def diff_html(diff: str) -> str:
+    """A unified diff as preformatted HTML, added lines green and removed lines red (st.code would
+    load Streamlit's 1.5 MB syntax highlighter on every load of the page for this one block)."""
+    from html import escape
+
+    colours = {"+": "#177233", "-": "#b42318", "@": "#6b7280"}
+    lines = []
+    for line in diff.splitlines():
+        colour = colours.get(line[:1]) if not line.startswith(("+++", "---")) else None
+        text = escape(line)
+        lines.append(f'<span style="color: {colour}">{text}</span>' if colour else text)
+    body = "\n".join(lines)
+    return f'<pre style="font-size: 0.8rem; overflow-x: auto; margin: 0">{body}</pre>'
+
+
+def exact_table(frame: Any, name: str) -> None:
+    """A table whose every cell is the exact published value, drawn as plain HTML in one piece."""
+    st.html(TABLE_CSS + exact_html(frame, name))

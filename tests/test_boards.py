@@ -128,6 +128,62 @@ def test_pages_before_any_night_say_what_is_missing(page, fresh_db: PgParams, tm
     assert at.caption[-1].value.startswith("Page ready")
 
 
+def _html_cells(markup: str) -> list[list[str]]:
+    """The text of every row's cells (th or td) of an HTML table, as a browser shows them."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.rows: list[list[str]] = []
+            self.text: list[str] | None = None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.text = []
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.text is not None:
+                self.rows[-1].append("".join(self.text))
+                self.text = None
+
+        def handle_data(self, data):
+            if self.text is not None:
+                self.text.append(data)
+
+    parser = Cells()
+    parser.feed(markup)
+    return parser.rows
+
+
+def test_exact_tables_show_every_value_as_text():
+    """Markup and markdown in a value are shown as typed, never interpreted; numbers are unrounded."""
+    import decimal
+
+    import pandas as pd
+
+    from boards import ui
+
+    frame = pd.DataFrame(
+        {"a <b>": ["<script>x</script>", "_not italic_ & **not bold**", None],
+         "n": [0.1 + 0.2, decimal.Decimal("1.500000"), float("nan")],
+         "d": [date(2026, 3, 1), {"k": [1, 2]}, 7]},
+        dtype=object,
+    )  # fmt: skip
+    markup = ui.exact_html(frame, "probe")
+    assert 'data-table="probe"' in markup and "<script>" not in markup
+    assert _html_cells(markup) == [
+        ["a <b>", "n", "d"],
+        ["<script>x</script>", "0.30000000000000004", "2026-03-01"],
+        ["_not italic_ & **not bold**", "1.500000", '{"k": [1, 2]}'],
+        ["", "", "7"],
+    ]
+    diff = ui.diff_html("--- a\n+++ b\n-<old>\n+new\n same")
+    assert "&lt;old&gt;" in diff and "<old>" not in diff
+
+
 # --- one night, then the pages ------------------------------------------------------------------
 
 
@@ -315,14 +371,16 @@ def test_executive_page_logic(night: Night, monkeypatch):
         exact = {row["figure"]: row["value"] for row in at.table[-1].value.to_dict("records")}
         reconcile(metrics, exact, expected)
         # The trend chart draws one point per day: DAU of each day equals the facts.
-        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-        dau = next(t for t in spec["data"] if t["name"] == "dau")
+        data = _chart_data(at.get("vega_lite_chart")[0].proto)
+        dau = data[data["measure"] == "dau"]
         daily = dict(night.rows(
             "select event_date, count(distinct user_key) from marts.fct_interactions"
             " where event_date between %(start)s and %(end)s and (%(t)s::text is null or user_key in"
             " (select user_key from marts.dim_users where tenant_id = %(t)s)) group by 1",
             {"start": START, "end": END, "t": tenant}))  # fmt: skip
-        assert [daily.get(date.fromisoformat(d[:10]), 0) for d in dau["x"]] == list(_values(dau["y"]))
+        days = [date.fromisoformat(str(d)[:10]) for d in dau["activity_date"]]
+        assert days == [START + timedelta(days=i) for i in range((END - START).days + 1)]
+        assert [daily.get(d, 0) for d in days] == [int(v) for v in dau["users"]]
 
     # A narrower range: the headline numbers follow it.
     at.selectbox(key="exec_segment").set_value(queries.ALL_USERS)
@@ -332,15 +390,12 @@ def test_executive_page_logic(night: Night, monkeypatch):
     reconcile({m.label: m.value for m in at.metric}, exact, expected)
 
 
-def _values(y) -> list[int]:
-    """Plotly may ship a series as a list or as a typed array ({"dtype", "bdata"})."""
-    if isinstance(y, list):
-        return [int(v) for v in y]
-    import base64
+def _chart_data(proto):
+    """The rows a Vega-Lite chart draws (Streamlit ships them as Arrow IPC, inline or as a named dataset)."""
+    import pyarrow as pa
 
-    import numpy as np
-
-    return [int(v) for v in np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))]
+    raw = proto.datasets[0].data.data if len(proto.datasets) else proto.data.data
+    return pa.ipc.open_stream(raw).read_pandas()
 
 
 # --- the browser --------------------------------------------------------------------------------
@@ -453,16 +508,115 @@ def expected_cell(value) -> str:
     return str(value)
 
 
-def page_tables(page) -> list[tuple[list[str], list[list[str]]]]:
-    """Every st.table of the page: (header, rows of cell texts)."""
-    out = []
-    for table in page.locator('[data-testid="stTable"]').all():
-        header = [h.inner_text().strip() for h in table.locator("thead th").all()]
-        rows = [
-            [c.inner_text().strip() for c in r.locator("td").all()] for r in table.locator("tbody tr").all()
-        ]
-        out.append((header, rows))
-    return out
+def page_tables(page) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Every exact table of the page, in order: (its data-table name, header, rows of cell texts)."""
+    return [
+        (t["name"], t["header"], t["rows"])
+        for t in page.evaluate(
+            """() => [...document.querySelectorAll('table.kairoo-exact')].map((t) => ({
+                 name: t.dataset.table,
+                 header: [...t.querySelectorAll('thead th')].map((c) => c.innerText.trim()),
+                 rows: [...t.querySelectorAll('tbody tr')].map(
+                   (r) => [...r.querySelectorAll('td')].map((c) => c.innerText.trim())),
+               }))"""
+        )
+    ]
+
+
+def _total(rows: list[dict], column: str):
+    values = [r[column] for r in rows if r[column] is not None]
+    return sum(values) if values else None
+
+
+def _most(rows: list[dict], column: str):
+    values = [r[column] for r in rows if r[column] is not None]
+    return max(values) if values else None
+
+
+# The board's 14-night measures (boards.queries.OBS_TRENDS), restated over a night's rows in Python.
+TREND_MEASURES = {
+    "mart_obs_nights": {
+        "runs": len,
+        "runs blocked": lambda rows: sum(r["verdict"] == "block" for r in rows),
+        "checks failed": lambda rows: _total(rows, "checks_failed"),
+    },
+    "mart_obs_quarantine": {
+        "rules broken": len,
+        "rows quarantined": lambda rows: _total(rows, "rows_quarantined"),
+        "files rejected": lambda rows: _total(rows, "files_rejected"),
+    },
+    "mart_obs_drift": {
+        "columns tested": len,
+        "drifted": lambda rows: sum(r["drifted"] is True for r in rows),
+        "gating": lambda rows: sum(r["gating"] is True for r in rows),
+    },
+    "mart_obs_bias": {"group metrics": len, "failed": lambda rows: sum(r["passed"] is False for r in rows)},
+    "mart_obs_anomalies": {
+        "series scored": len,
+        "warn": lambda rows: sum(r["level"] == "warn" for r in rows),
+        "error": lambda rows: sum(r["level"] == "error" for r in rows),
+    },
+    "mart_obs_freshness": {
+        "sources loaded": len,
+        "rows loaded": lambda rows: _total(rows, "rows_loaded"),
+        "most hours late": lambda rows: _most(rows, "hours_after_day_end"),
+    },
+    "mart_obs_models": {
+        "versions served": len,
+        "promotions": lambda rows: sum(r["promoted"] is True for r in rows),
+    },
+    "mart_obs_plan_costs": {
+        "plans written": lambda rows: _total(rows, "plans_written"),
+        "fallbacks": lambda rows: _total(rows, "fallbacks"),
+        "cost usd": lambda rows: _total(rows, "cost_usd"),
+    },
+}  # fmt: skip
+
+
+def expected_observability(conn: psycopg.Connection, night: date | None):
+    """What the board shows for `night` (None: its default, the newest), from SQL on the published marts:
+    (the nights offered, the night shown, its metrics, every exact table in the page's order)."""
+    published = [t for t in queries.OBS_SECTIONS if queries.published(conn, t)]
+    marts = {}
+    for table in published:
+        cur = conn.execute(f"select * from marts.{table}")
+        columns = [c.name for c in cur.description]
+        day = next((c for c in ("as_of_date", "partition_date") if c in columns), None)
+        marts[table] = (columns, day, [dict(zip(columns, r, strict=True)) for r in cur.fetchall()])
+    days = sorted({r[day] for _, day, rows in marts.values() if day for r in rows if r[day]}, reverse=True)
+    days = days[: queries.OBS_NIGHTS]
+    shown = night or days[0]
+    assert shown in days
+    metrics = {}
+    run = conn.execute(
+        "select verdict, checks_passed, checks_failed from marts.mart_obs_nights"
+        " where as_of_date = %s order by run_id desc limit 1", (shown,)
+    ).fetchone()  # fmt: skip
+    if run:
+        metrics = {"Night": shown.isoformat(), "Verdict": run[0].upper(),
+                   "Checks passed": f"{run[1]:,}", "Checks failed": f"{run[2]:,}"}  # fmt: skip
+    window = sorted(days)
+    trend = []
+    for table, measures in TREND_MEASURES.items():
+        if table not in marts or not marts[table][1]:
+            continue
+        _, day, rows = marts[table]
+        for measure, restated in measures.items():
+            by_night = {d: [r for r in rows if r[day] == d] for d in window}
+            cells = [expected_cell(restated(by_night[d]) if by_night[d] else None) for d in window]
+            trend.append([queries.OBS_SECTIONS[table], measure, *cells])
+    tables = [("trend", ["section", "measure", *(d.isoformat() for d in window)], trend)]
+    for table in published:
+        columns, day, _ = marts[table]
+        rest = ", ".join(f'"{c}"' for c in columns if c != day)
+        where = f"where {day} = %(night)s" if day else ""
+        rows = conn.execute(
+            f"select * from marts.{table} {where} order by {rest} limit {queries.OBS_ROW_LIMIT}",
+            {"night": shown},
+        ).fetchall()
+        if rows:
+            tables.append((table, columns, [[expected_cell(v) for v in r] for r in rows]))
+    return days, shown, metrics, tables
 
 
 @pytest.mark.slow
@@ -481,34 +635,49 @@ def test_observability_page_in_the_browser(night: Night, server: Server, browser
             page.close()
             return
         latest = conn.execute(
-            "select as_of_date, verdict, checks_passed, checks_failed from marts.mart_obs_nights"
-            " order by as_of_date desc, run_id desc limit 1"
+            "select verdict from marts.mart_obs_nights order by as_of_date desc, run_id desc limit 1"
         ).fetchone()
         banner = page.locator('[data-testid="stAlert"]').first.inner_text()
         if latest is None:  # the first night's verdict is published by the next night
-            assert page_metrics(page) == {} and "no night verdict published yet" in banner
+            assert "no night verdict published yet" in banner
         else:
-            assert page_metrics(page) == {
-                "Latest night": latest[0].isoformat(), "Verdict": latest[1].upper(),
-                "Checks passed": f"{latest[2]:,}", "Checks failed": f"{latest[3]:,}",
-            }  # fmt: skip
-            assert f"gate {latest[1].upper()}" in banner
-        # Every cell of every section equals the published row, in the board's order.
-        expected = []
-        for table in published:
-            cur = conn.execute(f"select * from marts.{table} limit 0")
-            columns = [c.name for c in cur.description]
-            day = next((c for c in ("as_of_date", "partition_date") if c in columns), None)
-            rest = ", ".join(f'"{c}"' for c in columns if c != day)
-            where = (
-                f"where {day} > (select max({day}) from marts.{table}) - {queries.OBS_NIGHTS}" if day else ""
-            )
-            order = f"{day} desc, {rest}" if day else rest
-            rows = conn.execute(f"select * from marts.{table} {where} order by {order} limit 200").fetchall()
-            if rows:
-                expected.append((columns, [[expected_cell(v) for v in r] for r in rows]))
-    assert page_tables(page) == expected
+            assert f"gate {latest[0].upper()}" in banner
+        days, shown, metrics, tables = expected_observability(conn, None)
+        assert len(days) > 1, days  # ten nights ran: the picker offers more than one
+        # The picker shows the newest night and offers the last nights, newest first.
+        assert page.get_by_role("combobox", name="Night").input_value() == shown.isoformat()
+        page.get_by_test_id("stSelectbox").get_by_role("button", name="Open").click()
+        assert page.get_by_role("option").all_inner_texts() == [d.isoformat() for d in days]
+        page.keyboard.press("Escape")
+        # Every metric and every cell of every table equals SQL, in the board's order.
+        assert page_metrics(page) == metrics
+        assert page_tables(page) == tables
+        # A reviewer picks an older night: its own verdict and rows (the 14-night trend stays).
+        older = days[len(days) // 2]
+        _, shown, metrics, tables = expected_observability(conn, older)
+        assert shown == older and tables[0] == expected_observability(conn, None)[3][0]
+        page.get_by_test_id("stSelectbox").get_by_role("button", name="Open").click()
+        page.get_by_role("option", name=older.isoformat(), exact=True).click()
+        _wait_until(page, lambda: page_metrics(page) == metrics and page_tables(page) == tables)
+        assert page_metrics(page) == metrics
+        assert page_tables(page) == tables
+        assert page.url.endswith(f"?night={older}")  # the page links to the night it shows
+        page.close()
+        # The link opens that night.
+        page = open_page(browser, server, f"{PAGES['observability']}?night={older}", tmp_path, "obs-older")
+        assert page.get_by_role("combobox", name="Night").input_value() == older.isoformat()
+        assert page_metrics(page) == metrics
+        assert page_tables(page) == tables
     page.close()
+
+
+def _wait_until(page, done, timeout_s: float = 60) -> None:
+    """Wait for a rerun to finish showing what `done` expects (the caller asserts it after)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if page.evaluate(READY_JS) and done():
+            return
+        page.wait_for_timeout(200)
 
 
 @pytest.mark.slow

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import plotly.express as px
-import plotly.graph_objects as go
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from boards import queries, ui
@@ -53,7 +53,9 @@ c[0].metric("DAU", ui.count(figures.dau))
 c[1].metric("WAU", ui.count(figures.wau))
 c[2].metric("MAU", ui.count(figures.mau))
 long = trend.melt("activity_date", ["dau", "wau", "mau"], var_name="measure", value_name="users")
-page.chart(px.line(long, x="activity_date", y="users", color="measure", height=300), key="chart_active")
+page.chart(alt.Chart(long, height=300).mark_line(point=True).encode(
+    x=alt.X("activity_date:T", title="day"), y="users:Q", color="measure:N",
+    tooltip=["activity_date:T", "measure:N", "users:Q"]), key="chart_active")  # fmt: skip
 
 st.subheader(f"Job funnel, {filters.start} to {filters.end}")
 c = list(st.columns(6))
@@ -63,10 +65,15 @@ c[2].metric("Job applications", ui.count(figures.job_applications))
 c[3].metric("Save rate", ui.pct(figures.save_rate), help="Saves per job view.")
 c[4].metric("Apply rate", ui.pct(figures.apply_rate), help="Applications per save.")
 c[5].metric("View to apply", ui.pct(figures.view_to_apply_rate), help="Applications per job view.")
-funnel = go.Figure(go.Funnel(y=["view", "save", "apply"],
-                             x=[figures.job_views, figures.job_saves, figures.job_applications]))  # fmt: skip
-funnel.update_layout(height=260, margin={"t": 10, "b": 10})
-page.chart(funnel, key="chart_funnel")
+funnel = pd.DataFrame(
+    {
+        "step": ["view", "save", "apply"],
+        "events": [figures.job_views, figures.job_saves, figures.job_applications],
+    }
+)
+page.chart(alt.Chart(funnel, height=200).mark_bar().encode(
+    x="events:Q", y=alt.Y("step:N", sort=None, title=None), tooltip=["step:N", "events:Q"]),
+    key="chart_funnel")  # fmt: skip
 
 st.subheader("Learning")
 c = list(st.columns(4))
@@ -76,15 +83,18 @@ c[2].metric("Completion rate", ui.pct(figures.completion_rate), help="Completion
 c[3].metric("Learning hours", ui.hours(figures.learning_hours))
 learning = trend.melt("activity_date", ["module_starts", "module_completions"], var_name="measure",
                       value_name="modules")  # fmt: skip
-page.chart(px.bar(learning, x="activity_date", y="modules", color="measure", barmode="group", height=280),
-           key="chart_learning")  # fmt: skip
+page.chart(alt.Chart(learning, height=280).mark_bar().encode(
+    x=alt.X("monthdate(activity_date):O", title="day"), xOffset="measure:N", y="modules:Q", color="measure:N",
+    tooltip=["activity_date:T", "measure:N", "modules:Q"]), key="chart_learning")  # fmt: skip
 
 st.subheader("Career tools")
 c = list(st.columns(2))
 c[0].metric("Tool sessions", ui.count(figures.tool_sessions))
 c[1].metric("Interview coach sessions", ui.count(figures.interview_coach_sessions))
 if len(tools):
-    page.chart(px.line(tools, x="usage_date", y="sessions", color="tool_id", height=280), key="chart_tools")
+    page.chart(alt.Chart(tools, height=280).mark_line(point=True).encode(
+        x=alt.X("usage_date:T", title="day"), y="sessions:Q", color="tool_id:N",
+        tooltip=["usage_date:T", "tool_id:N", "sessions:Q"]), key="chart_tools")  # fmt: skip
 
 st.subheader("Workforce mobility")
 if filters.segment == queries.DIRECT:
@@ -100,7 +110,7 @@ else:
                 help="Terminations per employee at the end.")  # fmt: skip
     c[5].metric("Internal mobility rate", ui.pct(mobility.internal_mobility_rate),
                 help="Internal moves per employee at the end.")  # fmt: skip
-    st.table(mobility.by_department, hide_index=True)
+    ui.exact_table(mobility.by_department, "mobility_by_department")
 
 shown: dict[str, object] = {f"executive.{k}": v for k, v in figures.as_dict().items()}
 if filters.segment != queries.DIRECT:

@@ -60,7 +60,7 @@ st.markdown(
 st.subheader("What changes for the user")
 st.markdown("\n".join(f"- {line}" for line in review.plan_diff(plan, before).lines()))
 with st.expander("JSON diff against the last approved plan", expanded=False):
-    st.code(review.text_diff(plan, before) or "(identical)", language="diff")
+    st.html(ui.diff_html(review.text_diff(plan, before) or "(identical)"))
 
 st.subheader("Decision")
 reviewer = st.text_input("Reviewer", key="review_reviewer", help="Recorded with the decision.")
