@@ -40,9 +40,7 @@ VARIANTS = ["", "T", "P", "G", "C", "TP", "TG", "GC", "TPG", "TGC", "PGC", "TPGC
 class Observed:
     """What the warehouse knows (the planner's side), keyed by pseudonymized user key."""
 
-    occupation_skills: dict[str, dict[str, float]]  # soc -> skill -> importance
-    norm: dict[str, float]  # skill -> mean importance over occupations (the distinctive-gap baseline)
-    technology: set[str]
+    weights: dict[str, dict[str, float]]  # soc -> skill -> distinctive weight
     user_skills: dict[str, dict[str, float]]  # user -> skill -> observed weight
     module_skills: dict[str, set[str]]
     modules: dict[str, tuple[str, str, float]]  # module -> (title, level, hours)
@@ -50,23 +48,13 @@ class Observed:
 
 
 def load_observed(conn) -> Observed:
-    occ: dict[str, dict[str, float]] = defaultdict(dict)
-    for soc, skill, imp in conn.execute(
-        "select soc_code, skill_id, importance::float8 from intermediate.int_occupation_skills"
+    weights: dict[str, dict[str, float]] = defaultdict(dict)
+    for soc, skill, weight in conn.execute(
+        "select soc_code, skill_id, distinctive_weight from intermediate.int_occupation_skill_weights"
     ):
-        occ[soc][skill] = imp
-    n = len(occ)
-    norm: dict[str, float] = defaultdict(float)
-    for skills in occ.values():
-        for s, imp in skills.items():
-            norm[s] += imp / n
-    voc = conn.execute(
-        "select skill_id, skill_name, skill_kind from intermediate.int_skill_vocabulary"
-    ).fetchall()
+        weights[soc][skill] = weight
     users: dict[str, dict[str, float]] = defaultdict(dict)
-    for user, skill, weight in conn.execute(
-        "select user_key, skill_id, weight::float8 from intermediate.int_user_skills"
-    ):
+    for user, skill, weight in conn.execute("select user_key, skill_id, weight from features.user_skills"):
         users[user][skill] = weight
     mskills: dict[str, set[str]] = defaultdict(set)
     for module, skill in conn.execute("select module_id, skill_id from features.module_skills"):
@@ -78,12 +66,11 @@ def load_observed(conn) -> Observed:
             " from marts_build.dim_learning_modules where duration_hours > 0"
         )
     }
-    technology = {s for s, _, k in voc if k == "technology"}
-    names = {s: name for s, name, _ in voc}
-    return Observed(dict(occ), dict(norm), technology, dict(users), dict(mskills), modules, names)
+    names = dict(conn.execute("select skill_id, skill_name from intermediate.int_skill_vocabulary"))
+    return Observed(dict(weights), dict(users), dict(mskills), modules, names)
 
 
-def rebuild(ctx, swap: str, obs: Observed, truth, user_num: int, skill_index: dict[str, int], top_gaps: int):
+def rebuild(ctx, swap: str, obs: Observed, truth, user_num: int, skill_index: dict[str, int], inputs):
     """A copy of the planner's context with the inputs named in `swap` replaced by the truth."""
     from plans.inputs import GapFact, ModuleFact
 
@@ -95,7 +82,7 @@ def rebuild(ctx, swap: str, obs: Observed, truth, user_num: int, skill_index: di
         if "P" in swap:
             i = skill_index.get(skill)
             return float(dense[user_num, i]) / 255 if i is not None else 0.0
-        return min(obs.user_skills.get(ctx.user_key, {}).get(skill, 0.0), 1.0)
+        return min(obs.user_skills.get(ctx.user_key, {}).get(skill, 0.0), inputs.claimed_proficiency)
 
     weights: dict[str, float] = {}
     if "W" in swap:
@@ -106,15 +93,13 @@ def rebuild(ctx, swap: str, obs: Observed, truth, user_num: int, skill_index: di
                 if need > 0:
                     weights[skill] = need
     elif target is not None:
-        for skill, imp in obs.occupation_skills.get(target, {}).items():
-            gap = imp * (1 - proficiency(skill))
-            if skill not in obs.technology:
-                gap *= max(imp - obs.norm.get(skill, 0.0), 0) / imp
+        for skill, weight in obs.weights.get(target, {}).items():
+            gap = weight * (1 - proficiency(skill))
             if gap > 0:
                 weights[skill] = gap
     ranked = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))
     if "G" not in swap and "W" not in swap:
-        ranked = ranked[:top_gaps]
+        ranked = ranked[: inputs.top_gaps]
     gaps = [GapFact(s, obs.skill_names.get(s, s), w) for s, w in ranked]
     gap_ids = {g.skill_id for g in gaps}
     recommended = {m.module_id: m.recommended_rank for m in ctx.modules if m.recommended_rank is not None}
@@ -126,12 +111,28 @@ def rebuild(ctx, swap: str, obs: Observed, truth, user_num: int, skill_index: di
         if taught or module_id in recommended:
             modules.append(ModuleFact(module_id, title, level, hours, taught, recommended.get(module_id)))
     if "C" not in swap:
-        # The planner's pool rule: the modules covering the most gap weight, plus the recommended ones.
+        # The planner's pool rule: each module's best place among the modules teaching one gap (by gap
+        # weight per hour), then its gap weight per hour; plus the recommended ones.
+        def per_hour(m) -> float:
+            return sum(weights[s] for s in m.skills) / m.hours
+
+        best_place: dict[str, int] = {}
+        for skill in gap_ids:
+            teaching = sorted(
+                (m for m in modules if skill in m.skills), key=lambda m: (-per_hour(m), m.module_id)
+            )
+            for place, m in enumerate(teaching, 1):
+                best_place[m.module_id] = min(best_place.get(m.module_id, place), place)
         ranked_modules = sorted(
             modules,
-            key=lambda m: (-sum(weights[s] for s in m.skills), m.recommended_rank or 10**9, m.module_id),
+            key=lambda m: (
+                best_place.get(m.module_id, 10**9),
+                -per_hour(m),
+                m.recommended_rank or 10**9,
+                m.module_id,
+            ),
         )
-        keep = {m.module_id for m in ranked_modules[:60]} | set(recommended)
+        keep = {m.module_id for m in ranked_modules[: inputs.candidate_modules]} | set(recommended)
         modules = [m for m in modules if m.module_id in keep]
     return dataclasses.replace(ctx, target_soc_code=target, gaps=gaps, modules=modules)
 
@@ -193,7 +194,7 @@ def main() -> int:
     for swap in args.variants.split(","):
         rows[swap or "rebuilt"] = score(
             lambda ctx, swap=swap: rebuild(
-                ctx, swap, obs, truth, int(original[ctx.user_key][1:]), skill_index, inputs.top_gaps
+                ctx, swap, obs, truth, int(original[ctx.user_key][1:]), skill_index, inputs
             )
         )
     print(f"night {as_of}, {len(users)} users with a plan row, {len(contexts)} with a planning context")
