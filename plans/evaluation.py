@@ -17,8 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from generator.world import World
 
 
 @dataclass
@@ -41,7 +45,7 @@ class QualityReport:
 class Truth:
     """The latent world and the catalogue a plan is scored in, loaded once (several scorings reuse it)."""
 
-    world: object  # generator.world.World
+    world: World
     module_ids: list[str]
     module_num: np.ndarray  # latent module number of module_ids[i]
     hours: np.ndarray

@@ -3,8 +3,9 @@
 The nightly cost then follows change, not the user count. A user's inputs fingerprint is an md5 over
 tonight's top recommended jobs, all their skill gaps and their skills (weights rounded to 3 decimals, so
 float noise is no change: the planner weighs gaps from both) and their module progress, plus the planner's
-configuration version (new constraints are a change for everyone). It is computed inside PostgreSQL for every user with recommendations tonight and
-compared with the `inputs_fingerprint` of the user's last approved plan.
+configuration version (new constraints are a change for everyone). It is computed inside PostgreSQL for
+every user with recommendations tonight and compared with the `inputs_fingerprint` of the user's last
+approved plan.
 
 Never selected: users with a pinned plan (a human override) and users whose plan waits in the review
 queue before its deadline. `full_regeneration=True` selects every user with recommendations (a config
@@ -59,7 +60,8 @@ def select_users(
         ),
         skills as (
             select s.user_key,
-                   string_agg(s.skill_id || ':' || round(s.weight::numeric, 3), ',' order by s.skill_id) as skills
+                   string_agg(s.skill_id || ':' || round(s.weight::numeric, 3), ',' order by s.skill_id)
+                       as skills
             from features.user_skills as s
             inner join tonight using (user_key)
             group by s.user_key

@@ -52,13 +52,22 @@ scaled as (
         skill_id,
         skill_kind,
         importance,
+        above_mean,
+        max(above_mean) filter (where skill_kind <> 'technology') over (partition by soc_code) as most_distinctive
+    from above_norm
+),
+
+weighted as (
+    select
+        soc_code,
+        skill_id,
+        skill_kind,
+        importance,
         case
             when skill_kind = 'technology' then importance
-            else above_mean / nullif(max(above_mean) filter (where skill_kind <> 'technology') over (
-                partition by soc_code
-            ), 0)
+            else above_mean / nullif(most_distinctive, 0)
         end as distinctive_weight
-    from above_norm
+    from scaled
 )
 
 select
@@ -67,5 +76,5 @@ select
     skill_kind,
     importance,
     distinctive_weight
-from scaled
+from weighted
 where distinctive_weight > 0
