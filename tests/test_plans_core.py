@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import date
 from pathlib import Path
@@ -176,6 +177,22 @@ def test_guardrails_name_each_broken_rule(world):
     )
     assert any(r.startswith("tone") for r in reasons(_broken(draft, summary="We GUARANTEE you a job!!")))
     assert any(r.startswith("length") for r in reasons(_broken(draft, summary="x" * 700)))
+    # A catalogue name the text repeats is neither shouting nor blame ("MATLAB", "Failure Analysis").
+    name = "Applied MATLAB for Failure Analysis"
+    _, level, hours = cat.modules[m0.module_id]
+    named = dataclasses.replace(cat, modules={**cat.modules, m0.module_id: (name, level, hours)})
+    retitled = [m0.model_copy(update={"title": name}), *draft.modules[1:]]
+
+    def tone(summary: str) -> list[str]:
+        d = _broken(draft, modules=retitled, summary=summary)
+        verdict = check(d, ctx, named, config.weekly_hours, config.horizon_weeks, ref)
+        return [r for r in verdict if r.startswith("tone")]
+
+    assert tone(f"Start with {name}.") == []
+    assert tone(f"Start with {name}, a total FAILURE otherwise.") == [
+        "tone: summary uses ['failure']",
+        "tone: summary shouts",
+    ]
 
 
 def test_schema_rejects_an_incoherent_plan(world):
