@@ -17,8 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from generator.world import World
 
 
 @dataclass
@@ -37,23 +41,25 @@ class QualityReport:
         return round(self.planned / self.random, 4) if self.random else 0.0
 
 
-def plan_quality(params, oracle_dir: str | Path, as_of: date, seed: int = 0) -> QualityReport:
-    """Score tonight's published-to-be plans (`marts_build.user_plans`) against the latent world."""
+@dataclass
+class Truth:
+    """The latent world and the catalogue a plan is scored in, loaded once (several scorings reuse it)."""
+
+    world: World
+    module_ids: list[str]
+    module_num: np.ndarray  # latent module number of module_ids[i]
+    hours: np.ndarray
+    index: dict[str, int]
+    done: dict[str, set[int]]  # user id -> catalogue positions of the modules they completed
+
+
+def load_truth(params, oracle_dir: str | Path) -> Truth:
+    """The latent world plus tonight's catalogue and completions (what every compared plan is bound by)."""
     from core.database import connect
     from generator.oracle import load_world, parse_ids
 
     world = load_world(oracle_dir)
     with connect(params) as conn:
-        plans = conn.execute(
-            """
-            select i.original, p.plan
-            from marts_build.user_plans as p
-            inner join pii_vault.identifiers as i on i.pseudonym = p.user_key and i.kind = 'user'
-            where p.as_of_date = %s
-            order by 1
-            """,
-            (as_of,),
-        ).fetchall()
         catalogue = conn.execute(
             "select module_id, duration_hours::float8 from marts_build.dim_learning_modules"
             " where duration_hours > 0 order by 1"
@@ -74,27 +80,68 @@ def plan_quality(params, oracle_dir: str | Path, as_of: date, seed: int = 0) -> 
     for user, module in completed:
         if module in index:
             done.setdefault(user, set()).add(index[module])
+    return Truth(world, module_ids, module_num, hours, index, done)
+
+
+def published_plans(params, as_of: date) -> list[tuple[str, list[str], float]]:
+    """Tonight's published-to-be plans as (user id, module ids, hours budget), by user id."""
+    from core.database import connect
+
+    with connect(params) as conn:
+        rows = conn.execute(
+            """
+            select i.original, p.plan
+            from marts_build.user_plans as p
+            inner join pii_vault.identifiers as i on i.pseudonym = p.user_key and i.kind = 'user'
+            where p.as_of_date = %s
+            order by 1
+            """,
+            (as_of,),
+        ).fetchall()
+    return [
+        (
+            user,
+            [m["module_id"] for m in plan["modules"]],
+            float(plan["weekly_hours"]) * int(plan["horizon_weeks"]),
+        )
+        for user, plan in rows
+    ]
+
+
+def plan_quality(params, oracle_dir: str | Path, as_of: date, seed: int = 0) -> QualityReport:
+    """Score tonight's published-to-be plans (`marts_build.user_plans`) against the latent world."""
+    return score_plans(load_truth(params, oracle_dir), published_plans(params, as_of), seed)
+
+
+def score_plans(truth: Truth, plans: list[tuple[str, list[str], float]], seed: int = 0) -> QualityReport:
+    """Mean share of true need closed by `plans` (user id, module ids, hours budget), by random valid plans
+    and by the oracle's plans under the same budgets. Plans are scored in the order given (the random
+    plans' draws follow it: pass them sorted by user id to compare scorings)."""
+    from generator.oracle import parse_ids
+
+    world = truth.world
     dense = world.prof_dense()
     rng = np.random.default_rng(seed)
     planned, randoms, oracles = [], [], []
-    for user, plan in plans:
+    for user, module_ids, budget in plans:
         u = int(parse_ids([user], "u", 7, len(world.u_occ), "user ids")[0])
         need = world.occ_w[world.u_target[u]].astype(float) * (1 - dense[u].astype(float) / 255)
         need = np.clip(need, 0, None)
         total = need.sum()
         if total <= 0:
             continue
-        budget = float(plan["weekly_hours"]) * int(plan["horizon_weeks"])
-        allowed = [i for i in range(len(module_ids)) if i not in done.get(user, set())]
+        allowed = [i for i in range(len(truth.module_ids)) if i not in truth.done.get(user, set())]
 
         def closed(chosen: list[int], need=need, total=total) -> float:
-            skills = {int(s) for i in chosen for s in world.m_skill[module_num[i]] if s >= 0}
+            skills = {int(s) for i in chosen for s in world.m_skill[truth.module_num[i]] if s >= 0}
             return float(sum(need[s] for s in skills) / total)
 
-        chosen = [index[m["module_id"]] for m in plan["modules"] if m["module_id"] in index]
+        chosen = [truth.index[m] for m in module_ids if m in truth.index]
         planned.append(closed(chosen))
-        randoms.append(closed(_random_plan(allowed, hours, budget, rng)))
-        oracles.append(closed(_oracle_plan(allowed, hours, budget, need, world.m_skill, module_num)))
+        randoms.append(closed(_random_plan(allowed, truth.hours, budget, rng)))
+        oracles.append(
+            closed(_oracle_plan(allowed, truth.hours, budget, need, world.m_skill, truth.module_num))
+        )
     mean = lambda xs: round(float(np.mean(xs)), 4) if xs else 0.0  # noqa: E731
     return QualityReport(len(planned), mean(planned), mean(randoms), mean(oracles))
 

@@ -127,13 +127,20 @@ def check(
         )
     plan_modules = {m.module_id for m in draft.modules}
     plan_jobs = {r.job_id for r in draft.target_roles}
+    # The catalogue's own names the texts may repeat ("After finishing Applied MATLAB ..."): a product name
+    # in capitals is not shouting, nor is a module on failure analysis blame.
+    names = (
+        [catalogue.modules[m.module_id][0] for m in draft.modules if m.module_id in catalogue.modules]
+        + [catalogue.jobs[r.job_id] for r in draft.target_roles if r.job_id in catalogue.jobs]
+        + [catalogue.skills[g.skill_id] for g in draft.skill_gaps if g.skill_id in catalogue.skills]
+    )
     for ms in draft.milestones:
         if not 1 <= ms.week <= horizon_weeks:
             reasons.append(f"references: milestone week {ms.week} outside 1..{horizon_weeks}")
         for mid in ms.module_ids:
             if mid not in plan_modules:
                 reasons.append(f"references: milestone cites module {mid} not in the plan")
-        reasons.extend(_text_rules("milestone", ms.description, MAX_DESCRIPTION, config))
+        reasons.extend(_text_rules("milestone", ms.description, MAX_DESCRIPTION, config, names))
     for fu in draft.follow_ups:
         if not 1 <= fu.due_week <= horizon_weeks:
             reasons.append(f"references: follow-up due week {fu.due_week} outside 1..{horizon_weeks}")
@@ -143,26 +150,34 @@ def check(
             reasons.append(f"references: follow-up cites module {fu.module_id} not in the plan")
         if fu.kind == "apply_after_module" and (fu.job_id is None or fu.module_id is None):
             reasons.append("references: an apply_after_module follow-up needs a job and a module")
-        reasons.extend(_text_rules("follow-up", fu.message, MAX_MESSAGE, config))
-    reasons.extend(_text_rules("summary", draft.summary, MAX_SUMMARY, config))
+        reasons.extend(_text_rules("follow-up", fu.message, MAX_MESSAGE, config, names))
+    reasons.extend(_text_rules("summary", draft.summary, MAX_SUMMARY, config, names))
     return reasons
 
 
-def check_text(what: str, text: str, limit: int, config: GuardrailConfig | None = None) -> list[str]:
-    """Length and tone rules for a free text (follow-up messages, weekly summaries)."""
-    return _text_rules(what, text, limit, config or GuardrailConfig())
+def check_text(
+    what: str, text: str, limit: int, config: GuardrailConfig | None = None, names: list[str] | tuple = ()
+) -> list[str]:
+    """Length and tone rules for a free text (follow-up messages, weekly summaries). `names`: catalogue
+    names the text may repeat verbatim, left out of the tone rules."""
+    return _text_rules(what, text, limit, config or GuardrailConfig(), names)
 
 
-def _text_rules(what: str, text: str, limit: int, config: GuardrailConfig) -> list[str]:
+def _text_rules(
+    what: str, text: str, limit: int, config: GuardrailConfig, names: list[str] | tuple = ()
+) -> list[str]:
     reasons = []
     if not text.strip():
         reasons.append(f"length: empty {what}")
     if len(text) > limit:
         reasons.append(f"length: {what} has {len(text)} characters, limit {limit}")
-    banned = _BANNED_RE.findall(text)
+    own_words = text
+    for name in sorted({n for n in names if n}, key=len, reverse=True):
+        own_words = re.sub(re.escape(name), " ", own_words, flags=re.I)
+    banned = _BANNED_RE.findall(own_words)
     if banned:
         reasons.append(f"tone: {what} uses {sorted({b.lower() for b in banned})}")
-    if text.count("!") > config.max_exclamations or _SHOUT_RE.search(text):
+    if own_words.count("!") > config.max_exclamations or _SHOUT_RE.search(own_words):
         reasons.append(f"tone: {what} shouts")
     return reasons
 

@@ -5,13 +5,21 @@ What a plan is built from (all pseudonymized; names and contacts never leave the
 - tonight's job recommendations, titles, occupations: `marts_build.recommendations_jobs`,
   `marts_build.dim_jobs` (ranking, dbt)
 - tonight's module recommendations: `marts_build.recommendations_modules` (ranking)
-- skill gaps toward each target occupation: `features.user_skill_gaps` (dbt), skill names from
-  `intermediate.int_skill_vocabulary`
+- the occupations a user aims at (those of jobs they saved or applied to): `features.user_skill_gaps` (dbt)
+- how distinctively each occupation needs each O*NET element (every rated element):
+  `intermediate.int_occupation_skill_weights` (dbt), skill names from `intermediate.int_skill_vocabulary`
+- what the user can already do (resume claims, roles held): `features.user_skills` (dbt)
 - the catalogue (titles, levels, hours, skills taught): `marts_build.dim_learning_modules`,
   `features.module_skills` (dbt)
-- how much each occupation needs each skill (O*NET importance): `intermediate.int_occupation_skills`
 - progress (started, in progress, completed modules): `intermediate.int_learning_progress` (dbt, folded
   from the event marts)
+
+The target occupation is the one of the best-ranked recommended job the user aims at; else the one they aim
+at with the largest gap; else, for a user who saved or applied to nothing yet, the occupation of their
+best-ranked recommended job (a plan toward it beats no plan). A gap toward the target is the element's
+distinctive weight x (1 - the user's proficiency), the proficiency being the evidence's weight capped at
+`claimed_proficiency`: a skill listed on a resume or implied by a role held is a claim, not mastery, and a
+module on a skill the target relies on most still moves the user toward it.
 
 The users of one night are put in a temporary table once; each query joins it, so the cost follows the
 number of users planned tonight, not the size of the history. `INPUT_COLUMNS` lists every upstream column
@@ -29,10 +37,11 @@ INPUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "dim_jobs": ("job_id", "title", "soc_code", "occupation_title"),
     "dim_learning_modules": ("module_id", "title", "module_level", "duration_hours"),
     "module_skills": ("module_id", "skill_id"),
-    "user_skill_gaps": ("user_key", "target_soc_code", "skill_id", "gap_weight"),
+    "user_skill_gaps": ("user_key", "target_soc_code", "gap_weight"),
+    "user_skills": ("user_key", "skill_id", "weight"),
     "int_skill_vocabulary": ("skill_id", "skill_name"),
     "int_learning_progress": ("user_key", "module_id", "status", "last_activity_date"),
-    "int_occupation_skills": ("soc_code", "skill_id", "importance"),
+    "int_occupation_skill_weights": ("soc_code", "skill_id", "distinctive_weight"),
 }
 
 
@@ -41,11 +50,10 @@ class InputConfig:
     """How much of each input a plan looks at (bounds the work and the prompt per user)."""
 
     top_jobs: int = 5  # target roles come from tonight's top recommendations
-    top_gaps: int = 30  # ranked gaps toward the target occupation (12 closed 0.42x the oracle, 30: 0.47x)
-    # Weigh each gap by how much MORE the target occupation needs the skill than occupations do on average
-    # (technologies keep their weight): skills every job relies on (speaking, active listening) are not
-    # what sets a target apart, and a module spent on them moves a user little toward it.
-    distinctive_gaps: bool = True
+    top_gaps: int = 60  # ranked gaps toward the target occupation (see docs/architecture.md)
+    # The most a resume claim or a role held says about a skill (1 = mastered: no gap left). At 1, the
+    # planner spent its hours on what users list least, not on what their target needs most.
+    claimed_proficiency: float = 0.5
     candidate_modules: int = 60  # catalogue modules teaching those gaps (plus recommended ones)
     recommended_modules: int = 10
 
@@ -124,12 +132,12 @@ def load_contexts(
             ctx = contexts[user_key] = PlanningContext(user_key, as_of, None)
         ctx.jobs.append(JobFact(job_id, title, rank, soc))
 
-    # The target occupation: the one of the best-ranked recommended job the user has gaps toward; else
-    # the target with the largest total gap (a user can aim at up to 3 occupations).
+    # The target occupation (see the module docstring): occupations the user aims at first, by the rank of
+    # their best recommended job tonight, then by total gap; then those of tonight's recommended jobs.
     targets = conn.execute(
         """
-        with totals as (
-            select g.user_key, g.target_soc_code, sum(g.gap_weight) as total_gap
+        with aimed as (
+            select g.user_key, g.target_soc_code as soc_code, sum(g.gap_weight) as total_gap
             from features.user_skill_gaps as g
             inner join _plan_users using (user_key)
             group by g.user_key, g.target_soc_code
@@ -139,13 +147,19 @@ def load_contexts(
             from marts_build.recommendations_jobs as r
             inner join _plan_users using (user_key)
             inner join marts_build.dim_jobs as j on j.job_id = r.item_id
-            where r.as_of_date = %(d)s and r.rank <= %(k)s
+            where r.as_of_date = %(d)s and r.rank <= %(k)s and j.soc_code is not null
             group by r.user_key, j.soc_code
+        ),
+        candidates as (
+            select coalesce(a.user_key, jr.user_key) as user_key,
+                   coalesce(a.soc_code, jr.soc_code) as soc_code,
+                   a.user_key is not null as aimed, a.total_gap, jr.best_rank
+            from aimed as a
+            full join job_rank as jr on jr.user_key = a.user_key and jr.soc_code = a.soc_code
         )
-        select distinct on (t.user_key) t.user_key, t.target_soc_code
-        from totals as t
-        left join job_rank as jr on jr.user_key = t.user_key and jr.soc_code = t.target_soc_code
-        order by t.user_key, jr.best_rank asc nulls last, t.total_gap desc, t.target_soc_code
+        select distinct on (user_key) user_key, soc_code
+        from candidates
+        order by user_key, aimed desc, best_rank asc nulls last, total_gap desc nulls last, soc_code
         """,
         {"d": as_of, "k": config.top_jobs},
     ).fetchall()
@@ -155,31 +169,16 @@ def load_contexts(
             if user_key in contexts:
                 contexts[user_key].target_soc_code = soc
                 copy.write_row((user_key, soc))
+    conn.execute("analyze _plan_targets")
 
     gaps = conn.execute(
         """
-        with occupations as (
-            select count(distinct soc_code)::float8 as n from intermediate.int_occupation_skills
-        ),
-        norms as (
-            select s.skill_id, sum(s.importance)::float8 / max(o.n) as norm
-            from intermediate.int_occupation_skills as s
-            cross join occupations as o
-            group by s.skill_id
-        ),
-        weighted as (
-            select g.user_key, g.skill_id,
-                   case
-                       when not %(distinctive)s or v.skill_kind = 'technology' then g.gap_weight
-                       else g.gap_weight * greatest(os.importance - coalesce(n.norm, 0), 0) /
-                           nullif(os.importance, 0)
-                   end as gap_weight
-            from features.user_skill_gaps as g
-            inner join _plan_targets as t on t.user_key = g.user_key and t.soc = g.target_soc_code
-            left join intermediate.int_skill_vocabulary as v on v.skill_id = g.skill_id
-            left join intermediate.int_occupation_skills as os
-                on os.soc_code = g.target_soc_code and os.skill_id = g.skill_id
-            left join norms as n on n.skill_id = g.skill_id
+        with weighted as (
+            select t.user_key, w.skill_id,
+                   w.distinctive_weight * (1 - least(coalesce(u.weight, 0), %(claimed)s)) as gap_weight
+            from _plan_targets as t
+            inner join intermediate.int_occupation_skill_weights as w on w.soc_code = t.soc
+            left join features.user_skills as u on u.user_key = t.user_key and u.skill_id = w.skill_id
         ),
         ranked as (
             select w.*, row_number() over (partition by w.user_key order by w.gap_weight desc,
@@ -193,7 +192,7 @@ def load_contexts(
         where ranked.n <= %(k)s
         order by ranked.user_key, ranked.n
         """,
-        {"k": config.top_gaps, "distinctive": config.distinctive_gaps},
+        {"k": config.top_gaps, "claimed": config.claimed_proficiency},
     ).fetchall()
     conn.execute(
         "create temporary table _plan_gaps (user_key text, skill_id text, gap_weight float8) on commit drop"
@@ -219,7 +218,7 @@ def load_contexts(
         if last is not None and (ctx.last_activity_date is None or last > ctx.last_activity_date):
             ctx.last_activity_date = last
 
-    # Candidate modules: those teaching the user's top gaps (by gap weight covered), plus tonight's
+    # Candidate modules: those teaching the user's top gaps (by gap weight covered per hour), plus tonight's
     # recommended modules; never a module the user already completed.
     modules = conn.execute(
         """
@@ -230,6 +229,24 @@ def load_contexts(
             inner join features.module_skills as s on s.skill_id = g.skill_id
             group by g.user_key, s.module_id
         ),
+        -- Each module's best place among the modules teaching one of the user's gaps, by gap weight per hour:
+        -- a pool of the best few for every gap, not dozens of modules on the same heaviest gap (the greedy
+        -- takes one of those, then needs the modules on the next gaps).
+        skill_ranks as (
+            select g.user_key, c.module_id, row_number() over (
+                partition by g.user_key, g.skill_id order by c.covered / m.duration_hours desc, c.module_id
+            ) as skill_rank
+            from _plan_gaps as g
+            inner join features.module_skills as s on s.skill_id = g.skill_id
+            inner join covering as c on c.user_key = g.user_key and c.module_id = s.module_id
+            inner join marts_build.dim_learning_modules as m on m.module_id = c.module_id
+            where m.duration_hours > 0
+        ),
+        best_place as (
+            select user_key, module_id, min(skill_rank) as best_rank
+            from skill_ranks
+            group by user_key, module_id
+        ),
         recommended as (
             select r.user_key, r.item_id as module_id, r.rank
             from marts_build.recommendations_modules as r
@@ -239,25 +256,30 @@ def load_contexts(
         pooled as (
             select coalesce(c.user_key, r.user_key) as user_key, coalesce(c.module_id, r.module_id) as
                 module_id,
-                   coalesce(c.skills, '{}') as skills, coalesce(c.covered, 0) as covered, r.rank
+                   coalesce(c.skills, '{}') as skills, coalesce(c.covered, 0) as covered, r.rank, b.best_rank
             from covering as c
+            left join best_place as b on b.user_key = c.user_key and b.module_id = c.module_id
             full join recommended as r on r.user_key = c.user_key and r.module_id = c.module_id
         ),
         ranked as (
-            select p.*, row_number() over (
-                partition by p.user_key order by p.covered desc, p.rank asc nulls last, p.module_id
+            -- By gap weight per hour, the planner's own criterion: ranked by weight alone, the pool kept
+            -- the long modules and left out short ones the planner would have taken first.
+            select p.*, m.title, m.module_level, m.duration_hours, row_number() over (
+                partition by p.user_key
+                order by p.best_rank asc nulls last, p.covered / m.duration_hours desc,
+                    p.rank asc nulls last, p.module_id
             ) as n
             from pooled as p
-            where not exists (
+            inner join marts_build.dim_learning_modules as m on m.module_id = p.module_id
+            where m.duration_hours > 0 and not exists (
                 select from intermediate.int_learning_progress as done
                 where done.user_key = p.user_key and done.module_id = p.module_id and done.status =
                     'completed'
             )
         )
-        select ranked.user_key, m.module_id, m.title, m.module_level, m.duration_hours::float8,
-               ranked.skills, ranked.rank
+        select ranked.user_key, ranked.module_id, ranked.title, ranked.module_level,
+               ranked.duration_hours::float8, ranked.skills, ranked.rank
         from ranked
-        inner join marts_build.dim_learning_modules as m on m.module_id = ranked.module_id
         where ranked.n <= %(k)s or ranked.rank is not null
         order by ranked.user_key, ranked.n
         """,

@@ -43,7 +43,7 @@ from plans.router import (
 from plans.schema import SCHEMA_VERSION, PlanDraft
 from plans.selection import APPROVED, select_users
 
-OFFLINE_VERSION = "offline-v1"
+OFFLINE_VERSION = "offline-v2"  # v2: started modules compete with a bonus (issue #13)
 
 
 @dataclass(frozen=True)

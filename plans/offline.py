@@ -5,11 +5,13 @@ Grounded by construction: it only cites ids from the user's planning context (to
 jobs, the catalogue's modules teaching their gaps) with the catalogue's own titles.
 
 How it chooses modules (a weighted set cover under an hours budget): repeatedly take the module that closes
-the most still-open gap weight per hour (a recommended module gets a small bonus: the ranker saw the
-user's behaviour), skipping modules that no longer fit in `weekly_hours x horizon_weeks`; in-progress
-modules come first (finishing beats starting). The chosen modules are then ordered by level (beginner
-before intermediate before advanced, which is the prerequisite rule the guardrails check) and scheduled
-week by week within the weekly hours.
+the most still-open gap weight per hour, skipping modules that no longer fit in `weekly_hours x
+horizon_weeks`. A module the user has started gets a bonus (finishing beats starting, at comparable value)
+and so does a recommended one (the ranker saw the user's behaviour), but neither jumps the queue: taking
+every started module first, whatever little it closed, spent a quarter of the hours on them and cost 0.04x
+of the oracle's true gap closed on generator data (docs/architecture.md, "Plan quality"). The chosen
+modules are then ordered by level (beginner before intermediate before advanced, which is the prerequisite
+rule the guardrails check) and scheduled week by week within the weekly hours.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class PlannerConfig:
     max_roles: int = 3
     max_gaps: int = 8
     recommended_bonus: float = 0.15  # share of a module's gain added when the ranker recommends it
+    in_progress_bonus: float = 0.25  # share of a module's gain added when the user has started it
     check_in_after_days: int = 10  # no progress for this many days: a check-in is due
 
     @property
@@ -55,15 +58,7 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
     budget = config.hours_budget
     pool = [m for m in ctx.modules if m.hours <= budget and m.module_id not in ctx.completed]
     chosen, used = [], 0.0
-    # Finishing what the user started first, when it still closes a gap.
-    for m in sorted(pool, key=lambda m: m.module_id):
-        closes_a_gap = any(open_gap.get(s, 0) > 0 for s in m.skills)
-        if m.module_id in ctx.in_progress and closes_a_gap and used + m.hours <= budget:
-            chosen.append(m)
-            used += m.hours
-            for s in m.skills:
-                open_gap[s] = 0.0
-    taken = {m.module_id for m in chosen}
+    taken: set[str] = set()
     while True:
         best, best_key = None, None
         for m in pool:
@@ -72,6 +67,8 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
             gain = sum(open_gap.get(s, 0.0) for s in m.skills)
             if gain <= 0:
                 continue
+            if m.module_id in ctx.in_progress:
+                gain *= 1 + config.in_progress_bonus
             if m.recommended_rank is not None:
                 gain *= 1 + config.recommended_bonus
             # Deterministic ties: the higher gain per hour, then the shorter module, then the smaller id.

@@ -1,10 +1,11 @@
 """Which users get a new plan tonight: those whose inputs changed since their last approved plan.
 
 The nightly cost then follows change, not the user count. A user's inputs fingerprint is an md5 over
-tonight's top recommended jobs, all their skill gaps (weights rounded to 3 decimals, so float noise is
-no change) and their module progress, plus the planner's configuration version (new constraints are a
-change for everyone). It is computed inside PostgreSQL for every user with recommendations tonight and
-compared with the `inputs_fingerprint` of the user's last approved plan.
+tonight's top recommended jobs, all their skill gaps and their skills (weights rounded to 3 decimals, so
+float noise is no change: the planner weighs gaps from both) and their module progress, plus the planner's
+configuration version (new constraints are a change for everyone). It is computed inside PostgreSQL for
+every user with recommendations tonight and compared with the `inputs_fingerprint` of the user's last
+approved plan.
 
 Never selected: users with a pinned plan (a human override) and users whose plan waits in the review
 queue before its deadline. `full_regeneration=True` selects every user with recommendations (a config
@@ -57,6 +58,14 @@ def select_users(
             inner join tonight using (user_key)
             group by g.user_key
         ),
+        skills as (
+            select s.user_key,
+                   string_agg(s.skill_id || ':' || round(s.weight::numeric, 3), ',' order by s.skill_id)
+                       as skills
+            from features.user_skills as s
+            inner join tonight using (user_key)
+            group by s.user_key
+        ),
         progress as (
             select p.user_key, string_agg(p.module_id || ':' || p.status, ',' order by p.module_id) as
                 progress
@@ -75,12 +84,13 @@ def select_users(
             where status = 'pending' and deadline > now()
         )
         select t.user_key,
-               md5(concat_ws('|', %(v)s::text, t.jobs, g.gaps, p.progress)) as fingerprint,
+               md5(concat_ws('|', %(v)s::text, t.jobs, g.gaps, sk.skills, p.progress)) as fingerprint,
                la.inputs_fingerprint,
                pin.user_key is not null as pinned,
                w.user_key is not null as waiting
         from tonight as t
         left join gaps as g using (user_key)
+        left join skills as sk using (user_key)
         left join progress as p using (user_key)
         left join last_approved as la using (user_key)
         left join plans.pins as pin using (user_key)

@@ -172,7 +172,9 @@ def check_summary(
             reasons.append(f"grounding: job {j.job_id} titled {j.title!r}, catalogue says {title!r}")
         elif j.job_id not in plan_jobs:
             reasons.append(f"references: job {j.job_id} is not in the user's plan facts")
-    reasons += check_text("weekly summary", answer.summary, MAX_WEEKLY)
+    cited = [catalogue.modules[m.module_id][0] for m in answer.modules if m.module_id in catalogue.modules]
+    cited += [catalogue.jobs[j.job_id] for j in answer.jobs if j.job_id in catalogue.jobs]
+    reasons += check_text("weekly summary", answer.summary, MAX_WEEKLY, names=cited)
     texts = "\n".join([answer.summary] + [m.title for m in answer.modules] + [j.title for j in answer.jobs])
     reasons += [f"privacy: answer carries {f}" for f in leaks(texts, values)]
     return reasons

@@ -22,9 +22,10 @@ UPSTREAM = {
     "fct_interactions": "marts_build",
     "module_skills": "features",
     "user_skill_gaps": "features",
+    "user_skills": "features",
     "int_skill_vocabulary": "intermediate",
     "int_learning_progress": "intermediate",
-    "int_occupation_skills": "intermediate",
+    "int_occupation_skill_weights": "intermediate",
 }
 # Intermediate models document only some columns in YAML: their columns are those of the model's final
 # select (tests/test_plans_core.py checks each name appears in the model's SQL).
@@ -34,8 +35,9 @@ INTERMEDIATE_COLUMNS = {
     "int_learning_progress": [("user_key", "text"), ("module_id", "text"), ("started_date", "date"),
                               ("last_activity_date", "date"), ("max_progress_pct", "numeric"),
                               ("completed_date", "date"), ("status", "text")],
-    "int_occupation_skills": [("soc_code", "text"), ("skill_id", "text"), ("importance", "double precision"),
-                              ("skill_level", "double precision")],
+    "int_occupation_skill_weights": [("soc_code", "text"), ("skill_id", "text"), ("skill_kind", "text"),
+                                     ("importance", "double precision"),
+                                     ("distinctive_weight", "double precision")],
 }  # fmt: skip
 
 
@@ -126,12 +128,22 @@ def seed_world(conn: psycopg.Connection, n_users: int, as_of: date, seed: int = 
         """,
         p,
     )
+    # Each occupation needs 16 skills, the first most distinctively; users claim a few of their target's.
     conn.execute(
         """
-        insert into intermediate.int_occupation_skills (soc_code, skill_id, importance, skill_level)
+        insert into intermediate.int_occupation_skill_weights
+            (soc_code, skill_id, skill_kind, importance, distinctive_weight)
         select format('15-%%s.00', lpad(s::text, 4, '0')), format('2.A.%%s', 1 + (s * 4 + k * 3) %% 80),
-            0.8, 0.5
+            'skill', 0.8, round((1 - k / 20.0)::numeric, 3)::float8
         from generate_series(0, 19) as s, generate_series(0, 15) as k
+        """,
+        p,
+    )
+    conn.execute(
+        """
+        insert into features.user_skills (user_key, skill_id, weight)
+        select user_key, format('2.A.%%s', 1 + (occ * 4 + k * 3) %% 80), case when k = 0 then 1.0 else 0.6 end
+        from _users, generate_series(0, 15, 5) as k
         """,
         p,
     )

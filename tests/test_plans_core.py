@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import date
 from pathlib import Path
@@ -11,8 +12,8 @@ from pydantic import ValidationError
 
 from core.database import connect
 from plans.guardrails import assemble, catalogue_from_context, check, covered_weight
-from plans.inputs import INPUT_COLUMNS, load_contexts
-from plans.offline import PlannerConfig, plan_offline
+from plans.inputs import INPUT_COLUMNS, GapFact, InputConfig, ModuleFact, PlanningContext, load_contexts
+from plans.offline import PlannerConfig, choose_modules, plan_offline
 from plans.schema import Plan, PlanDraft
 from tests.plans_world import MODELS, model_columns, seed_world
 
@@ -51,6 +52,79 @@ def test_contexts_are_read_for_every_user_with_recommendations(world):
     assert any(set(m.skills) & gap_ids for m in ctx.modules)
     for c in contexts.values():
         assert not {m.module_id for m in c.modules} & c.completed
+
+
+def test_gaps_weigh_what_the_target_needs_most_and_a_claim_is_not_mastery(world):
+    params, users, contexts = world
+    ctx = contexts[users[0]]
+    with connect(params) as conn:
+        weight = dict(
+            conn.execute(
+                "select skill_id, distinctive_weight from intermediate.int_occupation_skill_weights"
+                " where soc_code = %s",
+                (ctx.target_soc_code,),
+            ).fetchall()
+        )
+        claimed = dict(
+            conn.execute(
+                "select skill_id, weight from features.user_skills where user_key = %s", (users[0],)
+            ).fetchall()
+        )
+    claim = InputConfig().claimed_proficiency
+    assert claimed and set(claimed) <= set(weight)
+    for g in ctx.gaps:
+        # Claimed on a resume (1.0) or implied by a role (0.6): still a gap, of (1 - claim cap) at most.
+        expected = weight[g.skill_id] * (1 - min(claimed.get(g.skill_id, 0.0), claim))
+        assert abs(g.gap_weight - expected) < 1e-9, g
+    assert {g.skill_id for g in ctx.gaps} == set(weight)
+
+
+def test_a_user_who_aims_at_nothing_yet_is_planned_toward_their_best_recommended_job(world):
+    params, users, _ = world
+    user = users[1]
+    with connect(params) as conn:
+        conn.execute("delete from features.user_skill_gaps where user_key = %s", (user,))
+        ctx = load_contexts(conn, [user], AS_OF)[user]
+        conn.rollback()
+    assert ctx.target_soc_code == ctx.jobs[0].soc_code is not None
+    assert ctx.gaps and ctx.modules
+
+
+def test_the_pool_keeps_the_best_modules_of_every_gap(world):
+    """A small pool holds, for each of its modules, the best module per hour on one of the user's gaps."""
+    params, users, _ = world
+    with connect(params) as conn:
+        small = load_contexts(conn, users[:20], AS_OF, InputConfig(candidate_modules=6))
+        full = load_contexts(conn, users[:20], AS_OF, InputConfig(candidate_modules=10_000))
+    for user in users[:20]:
+        weight = {g.skill_id: g.gap_weight for g in full[user].gaps}
+
+        def per_hour(m, weight=weight):
+            return sum(weight[s] for s in m.skills) / m.hours
+
+        best = {s: max(per_hour(m) for m in full[user].modules if s in m.skills) for s in weight}
+        pooled = [m for m in small[user].modules if m.recommended_rank is None]
+        assert 0 < len(pooled) <= 6
+        for m in pooled:
+            assert any(abs(per_hour(m) - best[s]) < 1e-12 for s in m.skills), (user, m)
+
+
+def _module(module_id: str, hours: float, skills: tuple[str, ...]) -> ModuleFact:
+    return ModuleFact(module_id, f"Module {module_id}", "beginner", hours, skills, None)
+
+
+def test_a_started_module_wins_at_comparable_value_not_whatever_it_closes():
+    gaps = [GapFact("a", "A", 1.0), GapFact("b", "B", 0.2), GapFact("c", "C", 0.9)]
+    modules = [_module("m1", 4, ("a",)), _module("m2", 4, ("b",)), _module("m3", 4, ("c",))]
+    config = PlannerConfig(weekly_hours=4, horizon_weeks=1)  # room for one module
+
+    def chosen(in_progress: set[str]) -> list[str]:
+        ctx = PlanningContext("u", AS_OF, "soc", gaps=gaps, modules=modules, in_progress=in_progress)
+        return [m.module_id for m in choose_modules(ctx, config)]
+
+    assert chosen(set()) == ["m1"]
+    assert chosen({"m2"}) == ["m1"]  # started, but it closes a fifth of what m1 does
+    assert chosen({"m3"}) == ["m3"]  # started and nearly as valuable: finishing beats starting
 
 
 def test_offline_plans_pass_every_guardrail_and_are_deterministic(world):
@@ -103,6 +177,22 @@ def test_guardrails_name_each_broken_rule(world):
     )
     assert any(r.startswith("tone") for r in reasons(_broken(draft, summary="We GUARANTEE you a job!!")))
     assert any(r.startswith("length") for r in reasons(_broken(draft, summary="x" * 700)))
+    # A catalogue name the text repeats is neither shouting nor blame ("MATLAB", "Failure Analysis").
+    name = "Applied MATLAB for Failure Analysis"
+    _, level, hours = cat.modules[m0.module_id]
+    named = dataclasses.replace(cat, modules={**cat.modules, m0.module_id: (name, level, hours)})
+    retitled = [m0.model_copy(update={"title": name}), *draft.modules[1:]]
+
+    def tone(summary: str) -> list[str]:
+        d = _broken(draft, modules=retitled, summary=summary)
+        verdict = check(d, ctx, named, config.weekly_hours, config.horizon_weeks, ref)
+        return [r for r in verdict if r.startswith("tone")]
+
+    assert tone(f"Start with {name}.") == []
+    assert tone(f"Start with {name}, a total FAILURE otherwise.") == [
+        "tone: summary uses ['failure']",
+        "tone: summary shouts",
+    ]
 
 
 def test_schema_rejects_an_incoherent_plan(world):
