@@ -26,6 +26,7 @@ SKIP_KEYS = {
     ("marts_build", "user_plans"),
     ("marts", "user_plans_published"),
     ("monitoring", "night"),  # the night's verdict over ranking, which is left out
+    ("monitoring", "plans_bias"),  # the plans' bias and gate, after the plans, which are left out
 }
 
 
