@@ -21,7 +21,6 @@ timed apart (evidently_import_s: once per process). Prints ONE JSON line.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -31,8 +30,6 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-TIER_DAYS = {"S": 21, "M": 22}
 
 
 def log(message: str) -> None:
@@ -46,17 +43,11 @@ def timed(fn):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--tier", default=os.environ.get("KAIROO_BENCH_TIER", "M").upper(), choices=["S", "M"]
-    )
-    parser.add_argument("--days", type=int, default=None, help="days of history (default: 21 at S, 22 at M)")
-    args = parser.parse_args()
-    days = args.days or TIER_DAYS[args.tier]
     from benchmarks.isolation import isolate_state
-    from benchmarks.night_world import START, ensure_world
+    from benchmarks.night_world import START, ensure_world, tier_and_days
 
-    world, folder, owned = ensure_world(args.tier, days)
+    tier, days = tier_and_days(__doc__)
+    world, folder, owned = ensure_world(tier, days)
     state = Path(world["state"])
     isolate_state(state)
 
@@ -66,7 +57,7 @@ def main() -> int:
     settings = get_settings()
     end = START + timedelta(days=days - 1)
     night_s = float(world["night_s"])
-    out: dict = {"bench": "monitoring", "tier": args.tier, "days": days, "events": world.get("events")}
+    out: dict = {"bench": "monitoring", "tier": tier, "days": days, "events": world.get("events")}
     out["night_s"], out["night_success"] = night_s, world.get("night_success")
     try:
         from ml.train import RankerConfig

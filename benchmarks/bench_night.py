@@ -15,32 +15,22 @@ work is SQL.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-TIER_DAYS = {"S": 21, "M": 22}  # as bench_ranking: a full 7-date training window at the last night
-
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--tier", default=os.environ.get("KAIROO_BENCH_TIER", "M").upper(), choices=["S", "M"]
-    )
-    parser.add_argument("--days", type=int, default=None, help="days of history (default: 21 at S, 22 at M)")
-    args = parser.parse_args()
-    from benchmarks.night_world import ensure_world
+    from benchmarks.night_world import ensure_world, tier_and_days
 
-    days = args.days or TIER_DAYS[args.tier]
-    world, folder, owned = ensure_world(args.tier, days)
+    tier, days = tier_and_days(__doc__)
+    world, folder, owned = ensure_world(tier, days)
     try:
         print(json.dumps({
-            "bench": "night", "tier": args.tier, "days": days, "events": world.get("events"),
+            "bench": "night", "tier": tier, "days": days, "events": world.get("events"),
             "night_s": world.get("night_s"), "goal_night_s": 600, "night_success": world.get("night_success"),
             "overhead_share": world.get("overhead_share"), "goal_overhead_share": 0.15,
             "night_cpu_s": world.get("night_cpu_s"), "night_pg_cpu_s": world.get("night_pg_cpu_s"),

@@ -39,15 +39,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# Days of history per tier (benchmarks/night_world.py): S as `make demo`; M enough for a full 7-date
+# training window. Twenty-two days let the last night validate on day 15 (labels of days 15-21) and train
+# on the 7 dates whose labels closed before (days 2-8). Sixteen days is the shortest history with any
+# time split, but it trains on days 1-2 only, which carry no history features: at M that model scored
+# 0.59x the oracle against 0.98x with seven training dates.
+from benchmarks.night_world import TIER_DAYS
 from ml.config import CandidateConfig
 from ml.sparse import job_candidates, to_sparse
-
-# Days of history per tier: S as `make demo`; M enough for a full 7-date training window. Twenty-two days
-# let the last night validate on day 15 (labels of days 15-21) and train on the 7 dates whose labels
-# closed before (days 2-8). Sixteen days is the shortest history with any time split, but it trains on
-# days 1-2 only, which carry no history features: at M that model scored 0.59x the oracle against 0.98x
-# with seven training dates.
-TIER_DAYS = {"S": 21, "M": 22}
 
 
 def skills_world(n_users: int, n_jobs: int, seed: int = 0, n_skills: int = 1_200, n_occ: int = 900):

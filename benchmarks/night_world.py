@@ -211,6 +211,20 @@ def build(tier: str, days: int, out_dir: Path) -> dict:
     return out
 
 
+TIER_DAYS = {"S": 21, "M": 22}  # a full 7-date training window at the last night (bench_ranking says why)
+
+
+def tier_and_days(doc: str | None) -> tuple[str, int]:
+    """--tier (default M, or KAIROO_BENCH_TIER) and --days of a benchmark that reads a world."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument(
+        "--tier", default=os.environ.get("KAIROO_BENCH_TIER", "M").upper(), choices=sorted(TIER_DAYS)
+    )
+    parser.add_argument("--days", type=int, default=None, help="days of history (default: 21 at S, 22 at M)")
+    args = parser.parse_args()
+    return args.tier, args.days or TIER_DAYS[args.tier]
+
+
 def ensure_world(tier: str, days: int) -> tuple[dict, Path, bool]:
     """The world of (tier, days): reused inside `make bench`, else built now. Returns (figures, its
     folder, whether the caller owns it and should delete it when done)."""
