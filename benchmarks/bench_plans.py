@@ -117,6 +117,30 @@ def _unknown_ids(conn) -> int:
     ).fetchone()[0]
 
 
+def _personal_strings_published(conn) -> int:
+    """Published plans carrying one of their user's own vault values (name, e-mail, phone, original id),
+    found in SQL independently of the planner's own privacy scan. Values under 4 characters are skipped."""
+    return conn.execute(
+        """
+        with personal as (
+            select r.user_key, v.value
+            from pii_vault.resumes as r
+            cross join lateral unnest(array[r.full_name, r.email, r.phone]) as v (value)
+            union all
+            select h.user_key, x.full_name
+            from raw.hris_employees as h
+            inner join pii_vault.hris_employees as x on x.employee_key = h.employee_key
+            union all
+            select i.pseudonym, i.original from pii_vault.identifiers as i
+        )
+        select count(distinct p.user_key)
+        from marts.user_plans as p
+        inner join personal on personal.user_key = p.user_key
+        where length(personal.value) >= 4 and strpos(lower(p.plan::text), lower(personal.value)) > 0
+        """
+    ).fetchone()[0]
+
+
 def _drop(params) -> None:
     import psycopg
 
@@ -125,7 +149,7 @@ def _drop(params) -> None:
 
 
 def quality(settings, days: int) -> dict:
-    from core.database import warehouse_params
+    from core.database import connect, warehouse_params
     from plans.evaluation import plan_quality
     from scripts.demo import land_demo_signals, prepare_instance, run_nightly
 
@@ -139,8 +163,12 @@ def quality(settings, days: int) -> dict:
     result, _, _ = run_nightly(end, end)
     log(f"{days} days: history success={history.success}, night success={result.success}"
         f" in {time.perf_counter() - t:.0f} s")  # fmt: skip
-    report = plan_quality(warehouse_params(settings), settings.state_dir / "oracle", end)
+    params = warehouse_params(settings)
+    report = plan_quality(params, settings.state_dir / "oracle", end)
+    with connect(params) as conn:
+        leaked = _personal_strings_published(conn)
     return {
+        "personal_strings_published": leaked,
         "quality_tier": "S",
         "quality_days": days,
         "quality_events": events,
