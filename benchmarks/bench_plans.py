@@ -10,7 +10,8 @@ Two parts, one JSON line:
 2. Quality (generator tier S, `--days` days through the real nightly job: ingestion, dbt, ranking and the
    plans stage): the published offline plans' share of each user's TRUE gap closed, against a random valid
    plan and the oracle's greedy plan under the same hours (plans/evaluation.py). Goals: >= 0.9x the
-   oracle, >= 1.5x random.
+   oracle, >= 1.5x random. personal_strings_published: published plans carrying their user's own vault
+   value (name, e-mail, phone, original id), found in SQL apart from the planner's privacy scan (goal 0).
 
 The LLM path is not scored for quality yet (issue #13, gap 3). When it is, read that figure with care: the
 loopback server here answers with the offline planner's own plan (only the summary changed), so a
