@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from boards import queries, ui
@@ -65,15 +64,8 @@ c[2].metric("Job applications", ui.count(figures.job_applications))
 c[3].metric("Save rate", ui.pct(figures.save_rate), help="Saves per job view.")
 c[4].metric("Apply rate", ui.pct(figures.apply_rate), help="Applications per save.")
 c[5].metric("View to apply", ui.pct(figures.view_to_apply_rate), help="Applications per job view.")
-funnel = pd.DataFrame(
-    {
-        "step": ["view", "save", "apply"],
-        "events": [figures.job_views, figures.job_saves, figures.job_applications],
-    }
-)
-page.chart(alt.Chart(funnel, height=200).mark_bar().encode(
-    x="events:Q", y=alt.Y("step:N", sort=None, title=None), tooltip=["step:N", "events:Q"]),
-    key="chart_funnel")  # fmt: skip
+# No funnel chart: it drew these three counts again as bars, and each chart costs its page a few tenths
+# of a second in the browser (bench_boards: the executive page was the slowest, at the 2 s goal).
 
 st.subheader("Learning")
 c = list(st.columns(4))
