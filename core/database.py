@@ -164,6 +164,12 @@ def connect(params: PgParams | None = None, *, autocommit: bool = False) -> Iter
         yield conn
 
 
+def relation_exists(conn: psycopg.Connection, relation: str) -> bool:
+    """Whether `relation` ("schema.table") exists: the first nights run before dbt built every table."""
+    row = conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()
+    return bool(row and row[0])
+
+
 def bootstrap(params: PgParams | None = None) -> None:
     """Create schemas, roles and operational tables. Idempotent; run at the start of every night."""
     params = params or warehouse_params()

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from core.database import PgParams, connect
+from core.database import PgParams, connect, relation_exists
 
 LEVELS = ("ok", "warn", "error", "insufficient_history")
 
@@ -77,10 +77,6 @@ class Anomaly:
     history_days: int
 
 
-def _exists(conn, relation: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
-
-
 def _kpi_columns(conn, wanted: tuple[str, ...]) -> list[str]:
     rows = conn.execute(
         "select column_name from information_schema.columns "
@@ -119,18 +115,18 @@ def series_sql(conn, config: AnomalyConfig) -> str:
         having sum(rows_read) > 0
         """,
     ]
-    if _exists(conn, "marts_build.mart_exec_kpis_daily"):
+    if relation_exists(conn, "marts_build.mart_exec_kpis_daily"):
         for kpi in _kpi_columns(conn, config.kpis):
             branches.append(
                 f"select 'kpi', '{kpi}', kpi_date, {kpi}::float8 from marts_build.mart_exec_kpis_daily "
                 "where kpi_date between %(first)s and %(last)s"
             )
-    if _exists(conn, "plans.llm_calls"):
+    if relation_exists(conn, "plans.llm_calls"):
         branches.append(
             "select 'plan_cost', 'cost_usd', as_of_date, sum(cost_usd)::float8 from plans.llm_calls "
             "where as_of_date between %(first)s and %(last)s group by 1, 2, 3"
         )
-    if _exists(conn, "plans.plan_versions"):
+    if relation_exists(conn, "plans.plan_versions"):
         branches.append(
             "select 'plan_cost', 'plans', as_of_date, count(*)::float8 from plans.plan_versions "
             "where as_of_date between %(first)s and %(last)s group by 1, 2, 3"

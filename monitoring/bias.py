@@ -183,21 +183,25 @@ def _num(value) -> float | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
 
 
+def protected_columns(conn) -> list[str]:
+    """The protected attributes `marts_build.dim_users` has, in PROTECTED_ATTRIBUTES order (raises when
+    the table is missing: bias is never silently skipped)."""
+    cols = {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts_build' and table_name = 'dim_users'"
+        ).fetchall()
+    }
+    if "user_key" not in cols:
+        raise RuntimeError("marts_build.dim_users is missing: protected attributes unknown, bias not shown")
+    return [a for a in PROTECTED_ATTRIBUTES if a in cols]
+
+
 def load_groups(params: PgParams) -> pd.DataFrame:
     """Protected attributes per user (`marts_build.dim_users`)."""
     with connect(params) as conn:
-        cols = {
-            r[0]
-            for r in conn.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = 'marts_build' and table_name = 'dim_users'"
-            ).fetchall()
-        }
-        if "user_key" not in cols:
-            raise RuntimeError(
-                "marts_build.dim_users is missing: protected attributes unknown, bias not shown"
-            )
-        picks = ["user_key", *[a for a in PROTECTED_ATTRIBUTES if a in cols]]
+        picks = ["user_key", *protected_columns(conn)]
         rows = conn.execute(f"select {', '.join(picks)} from marts_build.dim_users").fetchall()
     return pd.DataFrame(rows, columns=picks)
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from core.database import PgParams, connect
+from core.database import PgParams, connect, relation_exists
 
 Kind = Literal["num", "cat"]
 METHODS = {"num": "wasserstein", "cat": "jensenshannon"}
@@ -130,10 +130,6 @@ class DriftResult:
 # ------------------------------------------------------------------------------------------ sampling SQL
 
 
-def _exists(conn, relation: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
-
-
 def _columns(conn, relation: str) -> set[str]:
     schema, table = relation.split(".")
     rows = conn.execute(
@@ -179,7 +175,7 @@ def _two_sides(conn, relation: str, select: str, date_col: str, day: date, confi
 
 def _pair_feature_samples(conn, day: date, config: DriftConfig):
     relation = "features.candidate_pair_features"
-    if not _exists(conn, relation):
+    if not relation_exists(conn, relation):
         return
     present = _columns(conn, relation)
     tests = [t for t in config.pair_feature_tests if t.column in present]
@@ -202,10 +198,10 @@ def _score_samples(conn, day: date, config: DriftConfig):
         ("module", "marts_build.recommendations_modules", "marts_build.dim_learning_modules", "module_id",
          "level", "provider"),
     ):  # fmt: skip
-        if not _exists(conn, table):
+        if not relation_exists(conn, table):
             continue
         joins, lvl, cat = "", "null::text", "null::text"
-        if _exists(conn, dim) and {id_col, level, category} <= _columns(conn, dim):
+        if relation_exists(conn, dim) and {id_col, level, category} <= _columns(conn, dim):
             joins = f"left join {dim} as d on d.{id_col} = t.item_id"
             lvl, cat = f"d.{level}::text", f"d.{category}::text"
         names = ["score", "item_level", "item_category"]
@@ -229,12 +225,12 @@ def _score_samples(conn, day: date, config: DriftConfig):
 def _signal_samples(conn, day: date, config: DriftConfig):
     """Categorical input signals: one column `value` per segment."""
     queries = []
-    if _exists(conn, "raw.interaction_events"):
+    if relation_exists(conn, "raw.interaction_events"):
         queries.append(("event_mix", "raw.interaction_events", "t.event_type", "t.occurred_at::date"))
-    if _exists(conn, "raw.resumes"):
+    if relation_exists(conn, "raw.resumes"):
         queries.append(("resume_skills", "raw.resumes",
                         "unnest(string_to_array(t.skills, ';'))", "t._partition_date"))  # fmt: skip
-    if _exists(conn, "raw.job_postings"):
+    if relation_exists(conn, "raw.job_postings"):
         queries.append(("posting_skills", "raw.job_postings",
                         "unnest(string_to_array(t.required_skills, ';'))", "t._partition_date"))  # fmt: skip
     ref_start = day - timedelta(days=config.reference_days)
@@ -256,7 +252,7 @@ def _signal_samples(conn, day: date, config: DriftConfig):
 
 
 def _plan_samples(conn, day: date, config: DriftConfig):
-    if not _exists(conn, "plans.plan_versions"):
+    if not relation_exists(conn, "plans.plan_versions"):
         return
     names = ["provider", "fallback", "tokens_out", "cost_usd"]
     ref, cur = _two_sides(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from core.database import PgParams, connect
+from core.database import PgParams, connect, relation_exists
 
 TABLES = {"job": "marts_build.recommendations_jobs", "module": "marts_build.recommendations_modules"}
 
@@ -112,10 +112,10 @@ def served_quality(params: PgParams, served: date, label_start: date, label_end:
     label_end = label_end or label_start
     out: list[RankingQuality] = []
     with connect(params) as conn:
-        if not _exists(conn, "features.interaction_labels"):
+        if not relation_exists(conn, "features.interaction_labels"):
             return out
         for item_type, table in TABLES.items():
-            if not _exists(conn, table):
+            if not relation_exists(conn, table):
                 continue
             rows = conn.execute(
                 QUALITY_SQL.format(table=table),
@@ -147,9 +147,3 @@ def record(params: PgParams, run_id: str, rows: list[RankingQuality]) -> int:
              for r in rows],
         )  # fmt: skip
     return len(rows)
-
-
-def _exists(conn, relation: str) -> bool:
-    """Whether `relation` exists (the first nights run before dbt built every table)."""
-    (oid,) = conn.execute("select to_regclass(%s)", (relation,)).fetchone() or (None,)
-    return oid is not None

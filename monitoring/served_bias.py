@@ -42,8 +42,8 @@ from datetime import date
 
 import pandas as pd
 
-from core.database import PgParams, connect
-from monitoring.bias import PROTECTED_ATTRIBUTES, BiasConfig, BiasResult, judge
+from core.database import PgParams, connect, relation_exists
+from monitoring.bias import BiasConfig, BiasResult, judge, protected_columns
 from monitoring.quality import JUDGED_USERS_SQL, TABLES
 
 SERVED_RULED, SERVED_REPORTED = ("full_list_share", "list_exposure"), ("items_served",)
@@ -58,25 +58,21 @@ users as (
 )
 """
 
+# One row per user served tonight from `{table}`: list length, top rank, items in the top k, attention.
+PER_USER_LIST = """
+    select user_key, count(*) as items, max(rank) as top_rank,
+           count(*) filter (where rank <= %(k)s) as in_top,
+           coalesce(sum(ln(2::float8) / ln(rank + 1::float8)) filter (where rank <= %(k)s), 0) as attention
+    from {table}
+    where as_of_date = %(as_of)s
+    group by 1
+"""
+
 # Both item types in one pass: each table is aggregated per user (2M rows to 100k at tier M) before
 # anything is joined; a user served one item type and not the other counts for it with an empty list.
 SERVED_SQL = """
-with jobs as (
-    select user_key, count(*) as items, max(rank) as top_rank,
-           count(*) filter (where rank <= %(k)s) as in_top,
-           coalesce(sum(ln(2::float8) / ln(rank + 1::float8)) filter (where rank <= %(k)s), 0) as attention
-    from marts_build.recommendations_jobs
-    where as_of_date = %(as_of)s
-    group by 1
-),
-modules as (
-    select user_key, count(*) as items, max(rank) as top_rank,
-           count(*) filter (where rank <= %(k)s) as in_top,
-           coalesce(sum(ln(2::float8) / ln(rank + 1::float8)) filter (where rank <= %(k)s), 0) as attention
-    from marts_build.recommendations_modules
-    where as_of_date = %(as_of)s
-    group by 1
-),
+with jobs as ({jobs}),
+modules as ({modules}),
 -- a full list tonight: the top k, or the night's longest list when the scorer keeps fewer than k
 cut as (
     select 'job' as item_type, least(%(k)s, max(top_rank)) as k from jobs
@@ -181,7 +177,8 @@ def served_lists(params: PgParams, as_of: date, config: BiasConfig | None = None
         served = {t: _has_rows(conn, table, as_of) for t, table in TABLES.items()}
         if any(served.values()):
             attributes = _attributes(conn, config)
-            sql = SERVED_SQL.format(**_group_sql(attributes))
+            lists = {f"{t}s": PER_USER_LIST.format(table=table) for t, table in TABLES.items()}
+            sql = SERVED_SQL.format(**lists, **_group_sql(attributes))
             frame = _frame(conn, sql, {"as_of": as_of, "k": config.k})
     out = []
     for item_type, has_rows in served.items():
@@ -202,7 +199,7 @@ def judged_lists(params: PgParams, served: date, label_start: date, label_end: d
     config = config or BiasConfig()
     out = []
     with connect(params) as conn:
-        labelled = _exists(conn, "features.interaction_labels")
+        labelled = relation_exists(conn, "features.interaction_labels")
         for item_type, table in TABLES.items():
             surface, result = f"recommendations_{item_type}s_judged", BiasResult(as_of)
             out.append(result)
@@ -253,18 +250,10 @@ def _judge_all(
 
 
 def _attributes(conn, config: BiasConfig) -> list[str]:
-    """The configured protected attributes `marts_build.dim_users` has (raises when it is missing)."""
-    cols = {
-        r[0]
-        for r in conn.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema = 'marts_build' and table_name = 'dim_users'"
-        ).fetchall()
-    }
-    if "user_key" not in cols:
-        raise RuntimeError("marts_build.dim_users is missing: protected attributes unknown, bias not shown")
-    # Names come from PROTECTED_ATTRIBUTES only: safe to place in the SQL text.
-    return [a for a in config.attributes if a in cols and a in PROTECTED_ATTRIBUTES]
+    """The configured protected attributes `marts_build.dim_users` has (raises when it is missing).
+    Names come from PROTECTED_ATTRIBUTES only: safe to place in the SQL text."""
+    present = protected_columns(conn)
+    return [a for a in config.attributes if a in present]
 
 
 def _group_sql(attributes: list[str]) -> dict[str, str]:
@@ -286,12 +275,7 @@ def _frame(conn, sql: str, args: dict) -> pd.DataFrame:
 
 
 def _has_rows(conn, table: str, day: date) -> bool:
-    if not _exists(conn, table):
+    if not relation_exists(conn, table):
         return False
     row = conn.execute(f"select exists (select from {table} where as_of_date = %s)", (day,)).fetchone()
     return bool(row and row[0])
-
-
-def _exists(conn, relation: str) -> bool:
-    (oid,) = conn.execute("select to_regclass(%s)", (relation,)).fetchone() or (None,)
-    return oid is not None
