@@ -114,7 +114,8 @@ class Sampler:
         pg = [pm, *pm.children()] if pm else []
         pg_pids = {p.pid for p in pg}
         cpu_py, rss_py, written_py = figures([p for p in ours if p.pid not in pg_pids], with_children=False)
-        cpu_py += me.cpu_times().children_user + me.cpu_times().children_system
+        reaped = me.cpu_times()
+        cpu_py += reaped.children_user + reaped.children_system
         cpu_pg, _, written_pg = figures(pg[:1], with_children=True)
         live_cpu, _, live_written = figures(pg[1:], with_children=False)
         return Sample(time.time(), cpu_py, cpu_pg + live_cpu, rss_py, written_py + written_pg + live_written)
@@ -199,7 +200,7 @@ def build(tier: str, days: int, out_dir: Path) -> dict:
             for e in r.get_asset_check_evaluations()
             if not e.passed
         ]
-        out["challenger"] = {k: v for k, v in asset_metadata(night, "ml/ranker_challenger").items()}
+        out["challenger"] = asset_metadata(night, "ml/ranker_challenger")
         out["served"] = asset_metadata(night, "marts_build/recommendations")
         out["load_average_1m_end"] = os.getloadavg()[0]
     finally:
