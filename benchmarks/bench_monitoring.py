@@ -8,6 +8,9 @@ read). Then, on that warehouse, each monitoring piece of the last night is timed
   drawn in PostgreSQL, Evidently reports, the one HTML file;
 - bias_s: the challenger's scores on its validation queries, per-group selection rate (fairlearn),
   exposure and NDCG, for jobs and modules;
+- served_bias_s: what was served, by group, in PostgreSQL (monitoring.served_bias, as
+  monitoring.review runs it at night): tonight's lists, yesterday's judged by today's interactions, and
+  tonight's published plans;
 - anomaly_s: every daily series of the night against its history, in PostgreSQL.
 
 total_s is their sum, night_s the nightly run's wall time (the reference, same machine, same run), and
@@ -78,9 +81,20 @@ def main() -> int:
             return len(frame)
 
         out["bias_pairs"], out["bias_s"] = timed(run_bias)
+
+        def run_served():
+            from monitoring import served_bias
+
+            yesterday = end - timedelta(days=1)
+            results = served_bias.served_lists(params, end)
+            results += served_bias.judged_lists(params, yesterday, end, end, end)
+            return len([*results, served_bias.published_plans(params, end)])
+
+        out["served_bias_results"], out["served_bias_s"] = timed(run_served)
         scored, out["anomaly_s"] = timed(lambda: anomalies.score_days(params, end, end))
         out["anomaly_series"] = len(scored)
-        out["total_s"] = round(out["drift_s"] + out["bias_s"] + out["anomaly_s"], 2)
+        parts = ("drift_s", "bias_s", "served_bias_s", "anomaly_s")
+        out["total_s"] = round(sum(out[k] for k in parts), 2)
         out["goal_total_s"], out["goal_share"] = 60, 0.10
         out["share_of_night"] = round(out["total_s"] / night_s, 3)
         out["history_errors"] = sum(
