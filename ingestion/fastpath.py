@@ -4,7 +4,7 @@ Why: the set-based path (all-text landing table, then INSERT … SELECT) costs a
 WAL; on a 1M-event day it ran at about a tenth of `psql \\copy` (benchmarks/bench_ingest.py). Here a
 worker thread parses blocks of the file with Arrow (C++), checks every contract rule vectorised,
 replaces identifiers by their pseudonyms and encodes the block in PostgreSQL's binary COPY format
-(ingestion/pgbinary.py: the server does not parse the values a second time), while the main thread
+(core/pgbinary.py: the server does not parse the values a second time), while the main thread
 streams the previous block into `COPY raw.<table>` (two cores: client and server work overlap).
 
 Exactly-once stays with raw's unique key index: a key already loaded (any earlier day) or repeated in
@@ -40,7 +40,7 @@ FAR_OUTSIDE_DAYS = 7  # as ingestion/loader.py
 _NUM_RE = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?\s*$"
 # Arrow parses what these let through and the binary COPY sends Arrow's value, so they admit only what
 # PostgreSQL reads the same way: no year 0000 (Arrow: 1 BC, PostgreSQL: out of range) and UTC offsets
-# up to 15:59 (PostgreSQL's limit; Arrow takes +23:00). tests/test_ingest_pgbinary.py compares both.
+# up to 15:59 (PostgreSQL's limit; Arrow takes +23:00). tests/test_pgbinary.py compares both.
 _YEAR = r"(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})"
 _TS_RE = (
     rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
@@ -229,7 +229,7 @@ def load(
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    from ingestion import pgbinary
+    from core import pgbinary
     from ingestion.readers import open_binary
 
     key = pii_key.encode()
@@ -371,7 +371,7 @@ class _Pseudonyms:
 
 
 def _vault_identifiers(conn: psycopg.Connection, contract: Contract, known: _Pseudonyms) -> None:
-    from ingestion import pgbinary
+    from core import pgbinary
 
     kinds = {c.identifier_kind or c.name for c in contract.columns if c.pseudonym}
     kind = kinds.pop() if len(kinds) == 1 else "identifier"

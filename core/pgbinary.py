@@ -1,4 +1,7 @@
-"""PostgreSQL's binary COPY format, built from Arrow columns in bulk (the fast path's wire format).
+"""PostgreSQL's binary COPY format, built from Arrow columns in bulk (the bulk writers' wire format).
+
+Two writers use it: ingestion's fast path (raw signals from Arrow blocks) and `ml.io.write_frame`
+(candidates and recommendations from pandas frames, `frame_rows`).
 
 Why binary: with CSV the server parses every timestamp, integer and numeric again after the client
 has already parsed and checked them with Arrow. On one M-tier day of events (1.02M rows, raw's shape,
@@ -71,6 +74,19 @@ def int4(values: np.ndarray, nulls: np.ndarray | None = None) -> list[pa.Array]:
 
 def int8(values: np.ndarray, nulls: np.ndarray | None = None) -> list[pa.Array]:
     return _prefixed(values, ">i8", nulls)
+
+
+def float8(values: np.ndarray, nulls: np.ndarray | None = None) -> list[pa.Array]:
+    """A double precision field: IEEE 754 bits as they are (exact, unlike a decimal text round trip)."""
+    return _prefixed(values, ">f8", nulls)
+
+
+def float4(values: np.ndarray, nulls: np.ndarray | None = None) -> list[pa.Array]:
+    return _prefixed(values, ">f4", nulls)
+
+
+def boolean(values: np.ndarray, nulls: np.ndarray | None = None) -> list[pa.Array]:
+    return _prefixed(values.astype(np.uint8), ">u1", nulls)
 
 
 def timestamptz(unix_us: np.ndarray, nulls: np.ndarray | None = None) -> list[pa.Array]:
@@ -163,3 +179,65 @@ def rows(n: int, fields: list[list[pa.Array]]) -> pa.Buffer:
     offsets = np.frombuffer(joined.buffers()[1], np.int32, count=n + 1, offset=joined.offset * 4)
     data = joined.buffers()[2]
     return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+
+
+# The column types `frame_rows` encodes (information_schema.columns.data_type spelling); a table with
+# another type is written as CSV by the caller.
+FRAME_TYPES = frozenset({"date", "text", "integer", "bigint", "smallint", "double precision", "real",
+                         "boolean", "timestamp with time zone"})  # fmt: skip
+_INT_RANGE = {"smallint": (-(2**15), 2**15 - 1), "integer": (-(2**31), 2**31 - 1),
+              "bigint": (-(2**63), 2**63 - 1)}  # fmt: skip
+
+
+def frame_field(series, data_type: str) -> list[pa.Array]:
+    """One pandas column as a field of `data_type`; null where pandas says missing (NaN, None, NaT).
+
+    Raises NotEncodable where the server would refuse the value too (a non-integral or out-of-range
+    number in an integer column, text in a number column). Numbers in a text column become their text.
+    """
+    import pandas as pd
+
+    if data_type not in FRAME_TYPES:
+        raise NotEncodable(f"type {data_type} has no frame encoder")
+    missing = series.isna().to_numpy()
+    nulls = missing if missing.any() else None
+    if data_type == "text":
+        values = series.to_numpy(dtype=object)
+        try:
+            return text(pa.array(values, pa.string(), from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers in a text column: their text, as CSV has it
+            return text(pa.array(np.where(missing, None, series.astype(str).to_numpy(dtype=object)),
+                                 pa.string()))  # fmt: skip
+    if data_type == "date":
+        days = pd.to_datetime(series).to_numpy().astype("datetime64[D]").astype(np.int64)
+        return date(np.where(missing, PG_EPOCH_DAYS, days), nulls)
+    if data_type == "timestamp with time zone":
+        naive = pd.to_datetime(series, utc=True).dt.tz_localize(None)  # UTC wall time
+        us = naive.to_numpy().astype("datetime64[us]").astype(np.int64)
+        return timestamptz(np.where(missing, PG_EPOCH_US, us), nulls)
+    values = series.to_numpy()
+    if data_type == "boolean":
+        if values.dtype.kind not in "biu" and not all(isinstance(v, bool) for v in values[~missing]):
+            raise NotEncodable(f"{series.name}: not boolean ({values.dtype})")
+        return boolean(np.where(missing, False, values).astype(bool), nulls)
+    try:
+        numbers = np.where(missing, 0, values).astype(np.float64 if data_type in ("real", "double precision")
+                                                      else np.int64)  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        raise NotEncodable(f"{series.name}: not a number ({exc})") from exc
+    if data_type == "double precision":
+        return float8(numbers, nulls)
+    if data_type == "real":
+        return float4(numbers, nulls)
+    if values.dtype.kind == "f" and not np.array_equal(numbers, np.where(missing, 0, values)):
+        raise NotEncodable(f"{series.name}: a non-integral value in an integer column")
+    low, high = _INT_RANGE[data_type]
+    if len(numbers) and (numbers.min() < low or numbers.max() > high):
+        raise NotEncodable(f"{series.name}: a value out of {data_type} range")
+    width = {"smallint": ">i2", "integer": ">i4", "bigint": ">i8"}[data_type]
+    return _prefixed(numbers, width, nulls)
+
+
+def frame_rows(frame, types: list[str]) -> pa.Buffer:
+    """The rows of a pandas frame (its columns in table order, `types` theirs) in COPY binary form."""
+    return rows(len(frame), [frame_field(frame.iloc[:, i], t) for i, t in enumerate(types)])

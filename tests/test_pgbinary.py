@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from ingestion import pgbinary
+from core import pgbinary
 
 NUMERICS = ["0", "0.0", "-0", "00012.3400", "12.5", "100", "10000", "1e3", "1.5e1", "1.50e1", "1e-3", ".5",
             "-.05", "0.0001", "0.00001", "123456789.123456789", "-99999.9999", "100e-2", "  42.5 ", "+7",
@@ -115,3 +115,40 @@ def test_fast_path_sends_a_timestamp_only_as_the_server_reads_it(fresh_db, stamp
     except fastpath.Unsuitable:
         return  # the exact path decides, with the server's own parse
     assert parsed["occurred_at"][0].as_py() == server
+
+
+def test_write_frame_lands_every_type_and_null_exactly(fresh_db):
+    """ml.io.write_frame's binary COPY: each pandas value as the table's type holds it, NaN/None as null."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from ml.io import write_frame
+
+    frame = pd.DataFrame(
+        {
+            "d": [dt.date(2026, 3, 2), None, dt.date(1970, 1, 1)],
+            "t": ["café", None, ""],
+            "n": [7, 12, 3],  # numbers in a text column land as their text, as CSV had them
+            "i": [1.0, np.nan, -2147483648.0],  # a float column of whole numbers with a NaN
+            "l": np.array([2**40, 0, -1], dtype=np.int64),
+            "f": [0.1, np.nan, 1e-300],
+            "b": [True, False, None],
+            "ts": pd.to_datetime(["2026-03-02T06:00:24.5Z", None, "1999-12-31T23:59:59.0Z"], utc=True),
+        }
+    )
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        conn.execute("set timezone = 'UTC'")
+        conn.execute(
+            "create table public.w (d date, t text, n text, i integer, l bigint, f double precision,"
+            " b boolean, ts timestamptz)"
+        )
+        assert write_frame(conn, "public.w", frame, frame.columns) == 3
+        got = conn.execute("select d, t, n, i, l, f, b, ts::text from public.w").fetchall()
+        with pytest.raises(ValueError, match=r"public.w: rows 1..1: i: a non-integral value"):
+            write_frame(conn, "public.w", pd.DataFrame({"i": [1.5]}), ["i"])
+    assert got == [
+        (dt.date(2026, 3, 2), "café", "7", 1, 2**40, 0.1, True, "2026-03-02 06:00:24.5+00"),
+        (None, None, "12", None, 0, None, False, None),
+        (dt.date(1970, 1, 1), "", "3", -2147483648, -1, 1e-300, None, "1999-12-31 23:59:59+00"),
+    ]
