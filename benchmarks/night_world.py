@@ -19,6 +19,7 @@ MB written to disk and rows (`dagster/row_count`). `overhead_share` is the share
 time spent outside step bodies (orchestration).
 
     .venv/bin/python benchmarks/night_world.py --tier S --days 21 --out /tmp/world-S   # ~10 min
+    .venv/bin/python benchmarks/night_world.py --tier S --days 21 --out /tmp/world-S --night-only
 """
 
 from __future__ import annotations
@@ -156,8 +157,12 @@ def du_gb(path: Path) -> float:
     return round(total / 1e9, 2)
 
 
-def build(tier: str, days: int, out_dir: Path) -> dict:
-    """Generate, backfill, run the night; returns the world's figures (written to out_dir/world.json)."""
+def build(tier: str, days: int, out_dir: Path, night_only: bool = False) -> dict:
+    """Generate, backfill, run the night; returns the world's figures (written to out_dir/world.json).
+
+    `night_only`: the history is already in out_dir/state (an earlier build); only the last night runs
+    again, with the code as it is now (a night's re-run replaces its date), the history's figures kept
+    from out_dir/history.json."""
     state = out_dir / "state"
     from benchmarks.isolation import isolate_state
 
@@ -174,18 +179,29 @@ def build(tier: str, days: int, out_dir: Path) -> dict:
     os.dup2(2, 1)
     end = START + timedelta(days=days - 1)
     out: dict = {"tier": tier, "days": days, "state": str(state), "load_average_1m_start": os.getloadavg()[0]}
+    history_file = out_dir / "history.json"
     try:
-        began = time.perf_counter()
-        out["events"] = land_demo_signals(settings, START, end, tier=tier)
-        out["generate_s"] = round(time.perf_counter() - began, 1)
-        log(f"{tier}: generated {out['events']:,} events in {out['generate_s']} s; history run starts")
-        history, history_s, instance = run_nightly(START, end - timedelta(days=1))
-        out["history_s"], out["history_success"] = round(history_s, 1), history.success
-        out["history_overhead_share"] = round(overhead_share(instance, history.run_id, history_s), 3)
-        log(f"{tier}: history run success={history.success} in {history_s:.0f} s; the night starts")
+        runs = []
+        if night_only:
+            out.update(json.loads(history_file.read_text()))
+            out["night_only"] = True
+            log(f"{tier}: the history of {history_file.parent} kept; the night runs again")
+        else:
+            began = time.perf_counter()
+            out["events"] = land_demo_signals(settings, START, end, tier=tier)
+            out["generate_s"] = round(time.perf_counter() - began, 1)
+            log(f"{tier}: generated {out['events']:,} events in {out['generate_s']} s; history run starts")
+            history, history_s, instance = run_nightly(START, end - timedelta(days=1))
+            runs.append(history)
+            out["history_s"], out["history_success"] = round(history_s, 1), history.success
+            out["history_overhead_share"] = round(overhead_share(instance, history.run_id, history_s), 3)
+            keys = ("events", "generate_s", "history_s", "history_success", "history_overhead_share")
+            history_file.write_text(json.dumps({k: out[k] for k in keys}))
+            log(f"{tier}: history run success={history.success} in {history_s:.0f} s; the night starts")
         oracle = {"ops": {"ml__ranker_challenger": {"config": {"oracle_dir": str(state / "oracle")}}}}
         with Sampler(settings.pg_dir) as sampler:
             night, night_s, instance = run_nightly(end, end, oracle)
+        runs.append(night)
         out["night_s"], out["night_success"] = round(night_s, 1), night.success
         out["overhead_share"] = round(overhead_share(instance, night.run_id, night_s), 3)
         out["night_cpu_s"] = round(sampler.samples[-1].cpu_py - sampler.samples[0].cpu_py, 1)
@@ -196,7 +212,7 @@ def build(tier: str, days: int, out_dir: Path) -> dict:
         out["steps"] = step_profile(instance, night, sampler.samples)
         out["failed_checks"] = [
             f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for r in (history, night)
+            for r in runs
             for e in r.get_asset_check_evaluations()
             if not e.passed
         ]
@@ -264,11 +280,19 @@ def main() -> int:
     parser.add_argument("--tier", default="S", choices=["S", "M"])
     parser.add_argument("--days", type=int, default=21)
     parser.add_argument("--out", type=Path, required=True, help="folder for world.json and state/")
+    parser.add_argument(
+        "--night-only",
+        action="store_true",
+        help="re-run only the last night on the history already in --out (after a code change)",
+    )
     args = parser.parse_args()
-    if args.out.exists() and any(args.out.iterdir()):
+    if args.night_only:
+        if not (args.out / "history.json").is_file():
+            parser.error(f"--night-only: {args.out / 'history.json'} is missing (no finished history)")
+    elif args.out.exists() and any(args.out.iterdir()):
         shutil.rmtree(args.out / "state", ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    out = build(args.tier, args.days, args.out)
+    out = build(args.tier, args.days, args.out, night_only=args.night_only)
     return 0 if out.get("night_success") else 1
 
 
