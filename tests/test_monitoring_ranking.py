@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from core.database import PgParams, connect
@@ -102,9 +103,20 @@ def _challenger_bias(params: PgParams, store, model_name: str):
     tracking_uri, artifact_root = store
     config = RankerConfig(**{**CONFIG.__dict__, "model_name": model_name})
     train_and_register(params, AS_OF, config, tracking_uri, artifact_root)
-    frame, version = bias.challenger_rankings(params, tracking_uri, model_name)
     config = bias.BiasConfig()  # top 10, four-fifths rule
-    queries = bias.per_query(frame, k=config.k)
+    queries, version, source = bias.challenger_queries(params, tracking_uri, model_name, config.k)
+    # Training's per-query outcomes are the challenger's validation sample scored again, query by query.
+    frame, rescored_version = bias.challenger_rankings(params, tracking_uri, model_name)
+    rescored = bias.per_query(frame, k=config.k)
+    assert source == "training" and rescored_version == version
+    keys = ["as_of_date", "user_key", "item_type"]
+    pd.testing.assert_frame_equal(
+        queries.sort_values(keys).reset_index(drop=True),
+        rescored.sort_values(keys).reset_index(drop=True)[bias.QUERY_COLUMNS],
+        check_dtype=False,
+    )
+    # Another top k than training kept: scored again.
+    assert bias.challenger_queries(params, tracking_uri, model_name, 5)[2] == "rescored"
     result = bias.bias_by_group(queries, bias.load_groups(params), "challenger", AS_OF, config)
     return result, version
 
@@ -190,7 +202,6 @@ def test_ranking_quality_of_served_recommendations_as_labels_arrive(fair_db, sto
 def test_bias_rule_needs_a_shortfall_beyond_sampling_noise():
     """The same observed ratio (0.75 of the best group) fails on 2,000 queries per group, and passes on
     30, where two equally served groups differ that much by chance."""
-    import pandas as pd
 
     def queries(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         users = [f"u{i}" for i in range(2 * n)]
