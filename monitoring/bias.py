@@ -220,7 +220,9 @@ def challenger_queries(params: PgParams, tracking_uri: str, model_name: str, k: 
     hit, exposure and NDCG@10 as `per_query`). That artifact is read when it was computed with this top k
     (`source` "training"): at tier M, loading the ~50k queries' pairs again and scoring them took ~34 s of
     the night's 60 s monitoring budget. A run without it (trained before exposure was kept, or with
-    another k) is scored again from the warehouse (`source` "rescored").
+    another k) is scored again from the warehouse (`source` "rescored"). On a night with a single usable
+    as-of date (`split` "user_holdout") training validated on held-out users, and the artifact holds
+    those: the challenger is judged on users it was not trained on.
     """
     from mlflow.exceptions import MlflowException
 
