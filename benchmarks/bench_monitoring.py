@@ -6,8 +6,9 @@ read). Then, on that warehouse, each monitoring piece of the last night is timed
 
 - drift_s: every drift dataset (pair features, signals, served scores, plans when present), samples
   drawn in PostgreSQL, Evidently reports, the one HTML file;
-- bias_s: the challenger's scores on its validation queries, per-group selection rate (fairlearn),
-  exposure and NDCG, for jobs and modules;
+- bias_s: the challenger's judged validation queries (bias_source "training": the per-query outcomes
+  training kept with the run; "rescored": its validation sample loaded and scored again), per-group
+  selection rate (fairlearn), exposure and NDCG, for jobs and modules;
 - served_bias_s: what was served, by group, in PostgreSQL (monitoring.served_bias, as
   monitoring.review runs it at night): tonight's lists, yesterday's judged by today's interactions, and
   tonight's published plans;
@@ -71,16 +72,16 @@ def main() -> int:
         result, out["drift_s"] = timed(lambda: drift.compute_drift(params, end, state / "bench-reports"))
         out["drift_tests"], out["drift_failed"] = len(result.rows), len(result.failed(False))
 
-        def run_bias():
-            frame, _ = bias.challenger_rankings(
-                params, settings.mlflow_tracking_uri, RankerConfig().model_name
+        def run_bias():  # as monitoring.review runs it at night
+            queries, _, source = bias.challenger_queries(
+                params, settings.mlflow_tracking_uri, RankerConfig().model_name, bias.BiasConfig().k
             )
             groups = bias.load_groups(params)
-            for item_type, part in frame.groupby("item_type"):
-                bias.bias_by_group(bias.per_query(part, 10), groups, item_type, end, bias.BiasConfig())
-            return len(frame)
+            for item_type, part in queries.groupby("item_type"):
+                bias.bias_by_group(part, groups, item_type, end, bias.BiasConfig())
+            return len(queries), source
 
-        out["bias_pairs"], out["bias_s"] = timed(run_bias)
+        (out["bias_queries"], out["bias_source"]), out["bias_s"] = timed(run_bias)
 
         def run_served():
             from monitoring import served_bias

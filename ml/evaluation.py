@@ -32,7 +32,12 @@ from ml.features import QUERY_KEYS
 def per_query_metrics(
     frame: pd.DataFrame, score: np.ndarray | pd.Series, label: str = "grade", hit_k: int = 10
 ) -> pd.DataFrame:
-    """One row per query: ndcg10, ap10, recall50, hit (a relevant item in the top `hit_k`), n_rel."""
+    """One row per query: ndcg10, ap10, recall50, hit (a relevant item in the top `hit_k`), exposure, n_rel.
+
+    `exposure`: the position-weighted attention (1 / log2(1 + rank)) the query's relevant items get in the
+    top `hit_k`, as a share of the best possible (all of them on top): `monitoring.bias` rules on it, and
+    reads it from training's per-query artifact instead of scoring the validation sample again.
+    """
     qid = frame.groupby(QUERY_KEYS, sort=True).ngroup().to_numpy()
     grade = frame[label].to_numpy(dtype=np.float64)
     s = np.asarray(score, dtype=np.float64)
@@ -60,6 +65,10 @@ def per_query_metrics(
     ap = np.bincount(q, weights=rel * cum_rel / (pos + 1.0) * top10, minlength=n_q)
     rec = np.bincount(q, weights=rel * (pos < 50), minlength=n_q)
     hits = np.bincount(q, weights=rel * (pos < hit_k), minlength=n_q)
+    exposed = np.bincount(q, weights=rel * disc * (pos < hit_k), minlength=n_q)
+    # Best possible: the query's relevant items in the first min(n_rel, hit_k) places.
+    ideal_disc = np.r_[0.0, np.cumsum(1.0 / np.log2(np.arange(hit_k) + 2.0))]
+    best_exposure = ideal_disc[np.minimum(n_rel, hit_k).astype(int)]
     keys = frame.assign(_q=qid).drop_duplicates("_q").sort_values("_q")[QUERY_KEYS].reset_index(drop=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = keys.assign(
@@ -67,6 +76,7 @@ def per_query_metrics(
             ap10=np.where(n_rel > 0, ap / np.minimum(10.0, n_rel), np.nan),
             recall50=np.where(n_rel > 0, rec / n_rel, np.nan),
             hit=np.where(n_rel > 0, (hits > 0).astype(float), np.nan),
+            exposure=np.where(n_rel > 0, exposed / best_exposure, np.nan),
             n_rel=n_rel.astype(int),
         )
     return out

@@ -206,27 +206,77 @@ def load_groups(params: PgParams) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=picks)
 
 
-def challenger_rankings(params: PgParams, tracking_uri: str, model_name: str, max_queries: int = 50_000,
-                        seed: int = 7) -> tuple[pd.DataFrame, str]:  # fmt: skip
-    """The challenger's scores on its own validation queries (dates and label window from its MLflow run).
+QUERY_COLUMNS = ["as_of_date", "user_key", "item_type", "n_rel", "hit", "exposure", "ndcg10"]
+PER_QUERY_ARTIFACT = "evaluation/per_query.csv.gz"  # written by ml.train with the challenger's run
+
+
+def challenger_queries(params: PgParams, tracking_uri: str, model_name: str, k: int = 10
+                       ) -> tuple[pd.DataFrame, str, str]:  # fmt: skip
+    """The challenger's judged validation queries as `per_query` returns them, its version, and the source.
+
+    Training scored the challenger on its validation sample (the dates, label window, size and seed its
+    run's tags carry, the sample the promotion gate re-scores) and kept one row per query with the run
+    (`evaluation/per_query.csv.gz`, `ml.evaluation.per_query_metrics`: the same ranks, ties by item id,
+    hit, exposure and NDCG@10 as `per_query`). That artifact is read when it was computed with this top k
+    (`source` "training"): at tier M, loading the ~50k queries' pairs again and scoring them took ~34 s of
+    the night's 60 s monitoring budget. A run without it (trained before exposure was kept, or with
+    another k) is scored again from the warehouse (`source` "rescored"). On a night with a single usable
+    as-of date (`split` "user_holdout") training validated on held-out users, and the artifact holds
+    those: the challenger is judged on users it was not trained on.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from ml.registry import tracking
+
+    with tracking(tracking_uri) as client:
+        try:
+            version = str(client.get_model_version_by_alias(model_name, "challenger").version)
+        except MlflowException as error:
+            raise RuntimeError(f"model {model_name!r} has no challenger: nothing to judge") from error
+        run = client.get_run(client.get_model_version(model_name, version).run_id)
+        if run.data.params.get("bias_k") == str(k):
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    path = client.download_artifacts(run.info.run_id, PER_QUERY_ARTIFACT, tmp)
+                except (MlflowException, OSError):
+                    path = None
+                stored = (
+                    pd.read_csv(path, dtype={"user_key": str, "item_type": str}) if path is not None else None
+                )
+            if stored is not None and set(QUERY_COLUMNS) <= set(stored.columns):
+                stored["as_of_date"] = pd.to_datetime(stored["as_of_date"]).dt.date
+                judged = stored[stored["n_rel"] > 0][QUERY_COLUMNS].reset_index(drop=True)
+                return judged, version, "training"
+    frame, version = challenger_rankings(params, tracking_uri, model_name)
+    parts = [per_query(part, k) for _, part in frame.groupby("item_type")]
+    queries = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUERY_COLUMNS)
+    return queries, version, "rescored"
+
+
+def challenger_rankings(params: PgParams, tracking_uri: str, model_name: str) -> tuple[pd.DataFrame, str]:
+    """The challenger's scores on its own validation sample (dates, label window, size and seed from its
+    MLflow run, `ml.window.ValidationSample`), loaded and scored again.
 
     Returns the frame `per_query` reads and the challenger's version. Uses ml's loaders, so the pairs are
     exactly those the promotion gate evaluates.
     """
+    from ml.config import RankerConfig
     from ml.features import load_pairs, model_matrix, sort_pairs
     from ml.ranker import predict
-    from ml.registry import load_version, tracking
+    from ml.registry import load_version, version_run
+    from ml.window import ValidationSample
 
     loaded = load_version(tracking_uri, model_name, "challenger")
     if loaded is None:
         raise RuntimeError(f"model {model_name!r} has no challenger: nothing to judge")
     booster, version = loaded
-    with tracking(tracking_uri) as client:
-        run = client.get_run(client.get_model_version(model_name, version).run_id)
-    dates = [date.fromisoformat(d) for d in run.data.tags["valid_dates"].split(",")]
-    window = int(run.data.tags["label_window_days"])
+    _, tags = version_run(tracking_uri, model_name, version)
+    sample = ValidationSample.from_tags(tags, RankerConfig())
     with connect(params) as conn:
-        pairs = load_pairs(conn, dates, window, judged_only=True, max_queries=max_queries, seed=seed)
+        pairs = load_pairs(conn, sample.dates, sample.label_window_days, judged_only=True,
+                           max_queries=sample.max_queries, seed=sample.seed)  # fmt: skip
     pairs = sort_pairs(pairs)
     scores = predict(booster, model_matrix(pairs, booster.feature_name()).x)
     frame = pairs[["as_of_date", "user_key", "item_type", "item_id", "grade"]].assign(score=scores)

@@ -11,11 +11,14 @@ tonight (the as-of date) with a reference window of the days before it, per data
 - `signals`: the event mix by type, the skills in new resumes and in new postings;
 - `plans` (when the plans stage exists): provider, fallback share, tokens and cost per plan.
 
-Samples are drawn inside PostgreSQL (whole users, by a hash of the key, so a query's candidates stay
-together), at most `sample_rows` per side. Every column has an explicit method and threshold: Evidently's
-automatic choice switches from p-value tests to distances with sample size, and p-values flag tiny shifts
-on large samples (stack-notes, evidently#50), so we use distances whose meaning does not depend on n:
-normed Wasserstein for numbers, Jensen-Shannon for categories, drift when the distance >= threshold.
+Samples are drawn inside PostgreSQL, at most `sample_rows` per side: a side of up to twice that many rows
+exactly (whole users, by a hash of the key, so a query's candidates stay together), a larger one as a
+repeatable block sample (`tablesample system ... repeatable`) cut in the same user-hash order, so the
+cost of a side is O(sample), not O(day) (`_block_sample`). Every column has an explicit method and
+threshold: Evidently's automatic choice switches from p-value tests to distances with sample size, and
+p-values flag tiny shifts on large samples (stack-notes, evidently#50), so we use distances whose
+meaning does not depend on n: normed Wasserstein for numbers, Jensen-Shannon for categories, drift when
+the distance >= threshold.
 One Evidently report per segment (GroupBy returns overall values for most metrics); results are rows in
 `monitoring.drift_results` and one HTML file per night holds every segment's report.
 """
@@ -88,11 +91,13 @@ class DriftConfig:
 
     reference_days: int = 7
     sample_rows: int = 20_000
+    sample_seed: int = 7  # REPEATABLE seed of the block samples (`_block_sample`): the same blocks nightly
     min_rows: int = 50  # fewer rows on either side: the segment is reported as not testable
     # A young platform's model inputs move by construction (users' skills gain interaction evidence,
     # activity windows fill): on the generator's 10-day world the skill-overlap features drifted 0.45-0.67
-    # night over night, on its 21-day world 0.13-0.16. Until the first as-of date is this many days old,
-    # input drift is recorded and warns but does not gate.
+    # night over night, on its 21-day world 0.13-0.16 (exact user samples: the reference week's held ~35
+    # users; the block sample of the same night spreads over ~290 and reads 0.01-0.07). Until the first
+    # as-of date is this many days old, input drift is recorded and warns but does not gate.
     warmup_days: int = 14
     pair_feature_tests: tuple[ColumnTest, ...] = PAIR_FEATURE_TESTS
     score_tests: tuple[ColumnTest, ...] = SCORE_TESTS
@@ -154,16 +159,79 @@ def _frame(conn, sql: str, args: tuple, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(conn.execute(sql, args).fetchall(), columns=columns)
 
 
+def _plan(conn, sql: str, args: tuple) -> tuple[float, float]:
+    """The planner's (rows, total cost) for `sql`: from the table's statistics, nothing is read."""
+    plan = conn.execute(f"explain (format json) {sql}", args).fetchone()[0][0]["Plan"]
+    return float(plan["Plan Rows"]), float(plan["Total Cost"])
+
+
+def _tablesample(share: float, config: DriftConfig) -> str:
+    return f"tablesample system ({share:.6f}) repeatable ({config.sample_seed})"
+
+
+def _block_sample(conn, relation: str, where: str, args: tuple, config: DriftConfig, scans: int
+                  ) -> float | None:  # fmt: skip
+    """The share p (percent of pages) of a `tablesample system (p) repeatable (seed)` drawing about twice
+    `sample_rows` of the rows matching `where`, when the planner says reading those blocks is cheaper than
+    the `scans` passes over every matching row the exact sample makes; None otherwise (small sides keep
+    the exact sample).
+
+    Why: the exact sample counts the side's rows, then filters them all by the user hash, so its cost
+    grows with the day (at tier M ~12M pair rows per as-of date, 84M in the reference week: drift took
+    25.1 s a night, its Evidently reports ~3 s). A block sample reads p% of the table's pages, p set so
+    that ~2 x sample_rows of the side's rows come back: O(sample), whatever the day's size. The caller
+    keeps the lowest `hashtext(user key)` first, so the cut is by user as in the exact sample.
+    """
+    rows, exact_cost = _plan(conn, f"select 1 from {relation} as t where {where}", args)
+    if rows <= 2 * config.sample_rows:
+        return None
+    share = min(100.0, 100.0 * 2 * config.sample_rows / rows)
+    clause = _tablesample(share, config)
+    _, block_cost = _plan(conn, f"select 1 from {relation} as t {clause} where {where}", args)
+    return share if block_cost < scans * exact_cost else None
+
+
+def _block_rows(conn, sql_for: Any, relation: str, where: str, args: tuple, config: DriftConfig,
+                scans: int) -> list | None:  # fmt: skip
+    """Rows of the block sample (`sql_for(clause)` builds the query), None when the exact sample is
+    cheaper. When the planner overestimated the side, fewer than `sample_rows` come back: the share
+    grows (SYSTEM keeps a block when its hash is below the share, so a larger share adds blocks)."""
+    share = _block_sample(conn, relation, where, args, config, scans)
+    if share is None:
+        return None
+    while True:
+        rows = conn.execute(sql_for(_tablesample(share, config)), args).fetchall()
+        if len(rows) >= config.sample_rows or share >= 100.0:
+            return rows
+        share = min(100.0, share * min(10.0, 1.5 * config.sample_rows / max(len(rows), 1)))
+
+
 def _two_sides(conn, relation: str, select: str, date_col: str, day: date, config: DriftConfig,
                segment_where: str = "true", key: str = "user_key", joins: str = "",
                columns: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Reference (the `reference_days` before `day`) and current (`day`) samples, drawn in PostgreSQL."""
+    """Reference (the `reference_days` before `day`) and current (`day`) samples, drawn in PostgreSQL.
+
+    A side with at most 2 x `sample_rows` rows (or where the planner finds it cheaper) is sampled
+    exactly: the users whose key hash falls below the share that yields `sample_rows`. A larger side
+    is a block sample (`_block_sample`), its users kept in key-hash order up to `sample_rows`.
+    """
     ref_start = day - timedelta(days=config.reference_days)
     out = []
     for where, args in (
         (f"{date_col} >= %s and {date_col} < %s and {segment_where}", (ref_start, day)),
         (f"{date_col} = %s and {segment_where}", (day,)),
     ):
+        rows = _block_rows(
+            conn,
+            lambda clause, where=where: (
+                f"select {select} from {relation} as t {clause} {joins} where {where} "
+                f"order by hashtext({key}), t.ctid limit {config.sample_rows}"
+            ),
+            relation, where, args, config, scans=2,
+        )  # fmt: skip
+        if rows is not None:
+            out.append(pd.DataFrame(rows, columns=columns or []))
+            continue
         share = _sample_share(conn, relation, where, args, config.sample_rows)
         sql = (
             f"select {select} from {relation} as t {joins} where {where} and {_user_sample(key, share)} "
@@ -242,12 +310,20 @@ def _signal_samples(conn, day: date, config: DriftConfig):
             if segment == "event_mix":
                 lo, hi = (args[0], args[1]) if len(args) == 2 else (day, day + timedelta(days=1))
                 where, args = "t.occurred_at >= %s and t.occurred_at < %s", (lo, hi)
-            sql = (
-                f"select value from (select {expr} as value from {table} as t where {where} "
-                f"order by hashtext(t._file_id::text || ':' || t._line::text) limit {config.sample_rows}) s "
-                "where value is not null and value <> ''"
-            )
-            sides.append(_frame(conn, sql, args, ["value"]))
+
+            def sql_for(clause: str, table=table, expr=expr, where=where) -> str:
+                return (
+                    f"select value from (select {expr} as value from {table} as t {clause} where {where} "
+                    f"order by hashtext(t._file_id::text || ':' || t._line::text), t.ctid "
+                    f"limit {config.sample_rows}) s where value is not null and value <> ''"
+                )
+
+            # The events of the reference week (~7M at tier M) are block-sampled (`_block_sample`);
+            # resumes and postings (a few hundred a day) are read whole and cut by the row hash.
+            rows = _block_rows(conn, sql_for, table, where, args, config, scans=1)
+            if rows is None:
+                rows = conn.execute(sql_for(""), args).fetchall()
+            sides.append(pd.DataFrame(rows, columns=["value"]))
         yield "signals", segment, list(config.signal_tests), sides[0], sides[1]
 
 

@@ -53,12 +53,11 @@ def review_challenger(
     bias_config = bias_config or bias.BiasConfig()
     night = drift.compute_drift(params, as_of, report_dir, drift_config)
     drift.record(params, run_id, night)
-    frame, version = bias.challenger_rankings(params, tracking_uri, model_name)
+    queries, version, _ = bias.challenger_queries(params, tracking_uri, model_name, bias_config.k)
     groups = bias.load_groups(params)
     results = []
-    for item_type, part in frame.groupby("item_type"):
-        queries = bias.per_query(part, bias_config.k)
-        result = bias.bias_by_group(queries, groups, f"challenger_{item_type}s", as_of, bias_config)
+    for item_type, part in queries.groupby("item_type"):
+        result = bias.bias_by_group(part, groups, f"challenger_{item_type}s", as_of, bias_config)
         bias.record(params, run_id, result)
         results.append(result)
     if night.report_path is not None:

@@ -53,6 +53,17 @@ def test_ties_are_broken_by_item_id_and_hit_counts_top_k():
     assert per_query_metrics(frame, np.zeros(3), hit_k=3).loc[0, "hit"] == 1.0
 
 
+def test_exposure_is_the_relevant_items_attention_in_the_top_k_as_a_share_of_the_best():
+    frame = _query([0, 1, 0, 2])  # relevant: i1 and i3
+    # Scores put i3 first and i1 third: attention 1/log2(2) + 1/log2(4), best 1/log2(2) + 1/log2(3).
+    pq = per_query_metrics(frame, np.array([3.0, 2.0, 1.0, 4.0]), hit_k=10)
+    assert pq.loc[0, "exposure"] == pytest.approx((1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3)))
+    # Only the top k counts: with k = 2, i1 (third) gets none; the best is still both on top.
+    pq2 = per_query_metrics(frame, np.array([3.0, 2.0, 1.0, 4.0]), hit_k=2)
+    assert pq2.loc[0, "exposure"] == pytest.approx(1 / (1 + 1 / np.log2(3)))
+    assert np.isnan(per_query_metrics(_query([0, 0]), np.zeros(2)).loc[0, "exposure"])  # nothing to expose
+
+
 def test_utility_ndcg_uses_the_shifted_latent_utility_as_gain():
     frame = _query([0, 0, 0, 0])  # no realized label: utility-NDCG still judges the query
     utility = np.array([-1.0, 2.0, 0.0, 1.0])  # gains after the shift: 0, 3, 1, 2

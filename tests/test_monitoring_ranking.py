@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from core.database import PgParams, connect
@@ -102,9 +103,20 @@ def _challenger_bias(params: PgParams, store, model_name: str):
     tracking_uri, artifact_root = store
     config = RankerConfig(**{**CONFIG.__dict__, "model_name": model_name})
     train_and_register(params, AS_OF, config, tracking_uri, artifact_root)
-    frame, version = bias.challenger_rankings(params, tracking_uri, model_name)
     config = bias.BiasConfig()  # top 10, four-fifths rule
-    queries = bias.per_query(frame, k=config.k)
+    queries, version, source = bias.challenger_queries(params, tracking_uri, model_name, config.k)
+    # Training's per-query outcomes are the challenger's validation sample scored again, query by query.
+    frame, rescored_version = bias.challenger_rankings(params, tracking_uri, model_name)
+    rescored = bias.per_query(frame, k=config.k)
+    assert source == "training" and rescored_version == version
+    keys = ["as_of_date", "user_key", "item_type"]
+    pd.testing.assert_frame_equal(
+        queries.sort_values(keys).reset_index(drop=True),
+        rescored.sort_values(keys).reset_index(drop=True)[bias.QUERY_COLUMNS],
+        check_dtype=False,
+    )
+    # Another top k than training kept: scored again.
+    assert bias.challenger_queries(params, tracking_uri, model_name, 5)[2] == "rescored"
     result = bias.bias_by_group(queries, bias.load_groups(params), "challenger", AS_OF, config)
     return result, version
 
@@ -190,7 +202,6 @@ def test_ranking_quality_of_served_recommendations_as_labels_arrive(fair_db, sto
 def test_bias_rule_needs_a_shortfall_beyond_sampling_noise():
     """The same observed ratio (0.75 of the best group) fails on 2,000 queries per group, and passes on
     30, where two equally served groups differ that much by chance."""
-    import pandas as pd
 
     def queries(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         users = [f"u{i}" for i in range(2 * n)]
@@ -214,3 +225,47 @@ def test_bias_rule_needs_a_shortfall_beyond_sampling_noise():
         ("f", "exposure"),
     }
     assert "beyond 1.96 standard errors" in large.reasons[0]
+
+
+def test_a_large_side_is_block_sampled_reproducibly_and_a_small_one_exactly(fair_db):
+    """Drift's samples cost O(sample), not O(day): past 2 x sample_rows rows, a side is a repeatable
+    block sample of about twice the rows, cut in user-hash order; a small side keeps the exact sample."""
+    config = replace(DRIFT, sample_rows=500, reference_days=14)
+    relation, where = "features.candidate_pair_features", "t.as_of_date = %s and t.item_type = 'job'"
+    with connect(fair_db) as conn:
+        day_rows = conn.execute(f"select count(*) from {relation} as t where {where}", (TONIGHT,)).fetchone()[
+            0
+        ]
+        assert day_rows > 4 * config.sample_rows
+        conn.execute(f"analyze {relation}")  # as dbt's post-hook does after every build (planner statistics)
+        share = drift._block_sample(conn, relation, where, (TONIGHT,), config, scans=2)
+        assert share is not None and 0 < share < 100 * 2 * config.sample_rows / day_rows * 1.5
+        small = drift._block_sample(
+            conn, relation, where, (TONIGHT,), replace(config, sample_rows=day_rows), 2
+        )
+        assert small is None
+        sides = [
+            drift._two_sides(
+                conn,
+                relation,
+                "t.user_key, t.retrieval_score::float8",
+                "t.as_of_date",
+                TONIGHT,
+                config,
+                segment_where="t.item_type = 'job'",
+                key="t.user_key",
+                columns=["user_key", "retrieval_score"],
+            )
+            for _ in range(2)
+        ]
+        full = conn.execute(
+            f"select avg(retrieval_score), stddev(retrieval_score) from {relation} as t where {where}",
+            (TONIGHT,),
+        ).fetchone()
+    (ref, cur), (ref2, cur2) = sides
+    assert len(ref) == len(cur) == config.sample_rows
+    pd.testing.assert_frame_equal(cur, cur2)  # the same blocks, the same users, night after night
+    pd.testing.assert_frame_equal(ref, ref2)
+    # Blocks hold several users: the sample spreads over many, and its mean is the day's within noise.
+    assert cur["user_key"].nunique() >= 10
+    assert abs(cur["retrieval_score"].mean() - float(full[0])) < 0.25 * float(full[1])
