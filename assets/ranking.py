@@ -13,6 +13,7 @@ import dagster as dg
 
 from assets.warehouse import LOOKBACK_DAYS
 from core.publish import PublishSpec
+from core.windows import RECOMMENDATION_RETENTION_DAYS
 from quality.mart_suites import RECOMMENDATION_SUITES
 from runtime.gx import suite_check
 from runtime.k8s import step_tags
@@ -232,7 +233,7 @@ gx_checks = [suite_check(s.suite, s.asset_key, windowed=s.windowed) for s in REC
 # Recommendations never go out unchecked, and never wait on the dashboards' marts either.
 published_recommendations = publish_asset(
     "recommendations_published",
-    [PublishSpec(t, "window", "as_of_date") for t in RECOMMENDATION_TABLES],
+    [PublishSpec(t, "window", "as_of_date", RECOMMENDATION_RETENTION_DAYS) for t in RECOMMENDATION_TABLES],
     [recommendations.key],
     required_suites=[s.suite.name for s in RECOMMENDATION_SUITES],
     description="Tonight's recommendations, published after their suites passed (one transaction).",

@@ -31,15 +31,22 @@ READER_ROLES = ("kairoo_reader", "kairoo_analyst")
 
 @dataclass(frozen=True)
 class PublishSpec:
-    """How one table is published: whole (`full`) or by its date column (`window`)."""
+    """How one table is published: whole (`full`) or by its date column (`window`).
+
+    `retention_days` (window only): published dates more than this many days before the newest one
+    are deleted in the same transaction, for tables whose history is not worth keeping forever.
+    """
 
     table: str
     mode: Literal["full", "window"] = "full"
     date_column: str | None = None
+    retention_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode == "window" and not self.date_column:
             raise ValueError(f"{self.table}: window publication needs a date_column")
+        if self.retention_days is not None and (self.mode != "window" or self.retention_days < 1):
+            raise ValueError(f"{self.table}: retention needs a window publication and >= 1 day")
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,7 @@ def _publish_table(
         conn.execute(sql.SQL("drop table if exists {}").format(dst))
         conn.execute(sql.SQL("create table {} (like {} including all)").format(dst, src))
         cur = conn.execute(sql.SQL("insert into {} ({}) select {} from {}").format(dst, cols, cols, src))
+        _apply_retention(conn, spec, dst)
         return PublishedTable(spec.table, "created", None, window[1] if window else None, cur.rowcount)
 
     if spec.mode == "full" or window is None:
@@ -163,4 +171,19 @@ def _publish_table(
         ),
         (start, end),
     )
+    _apply_retention(conn, spec, dst)
     return PublishedTable(spec.table, "window", start, end, cur.rowcount)
+
+
+def _apply_retention(conn: psycopg.Connection, spec: PublishSpec, dst: sql.Composable) -> None:
+    """Drop published days older than the spec's retention, counted from the newest published day, so
+    that re-publishing an old window never erases recent days (the candidates' rule too)."""
+    if spec.retention_days is None or spec.date_column is None:
+        return
+    col = sql.Identifier(spec.date_column)
+    conn.execute(
+        sql.SQL("delete from {dst} where {col} < (select max({col}) from {dst}) - %s::integer").format(
+            dst=dst, col=col
+        ),
+        (spec.retention_days,),
+    )

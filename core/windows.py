@@ -24,6 +24,12 @@ LOOKBACK_DAYS: Final[int] = 3
 # training would read features without candidates or the reverse.
 CANDIDATE_RETENTION_DAYS: Final[int] = 35
 
+# Served recommendation lists kept (marts_build and marts, `ml.scoring` and the recommendations'
+# publication): a quarter of "what did this user see", for support and reviews; what the lists earned is
+# kept for good in `monitoring` (ranking quality and bias by night). At tier M a night's lists are ~2.1M
+# job rows (230 MB with the index, per schema): kept forever they would be the fastest-growing tables.
+RECOMMENDATION_RETENTION_DAYS: Final[int] = 90
+
 # Feature windows (dbt features models; ranking reads the columns by name). Item popularity is the
 # last week (`*_7d` columns); a user's activity and interests the last four weeks (`*_28d` columns).
 # A column's suffix names its window: tests/test_windows.py holds the names to these numbers.

@@ -13,6 +13,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from core.windows import RECOMMENDATION_RETENTION_DAYS
 from ml.config import RankerConfig
 from ml.gate import promote_if_better
 from ml.registry import load_version
@@ -78,9 +79,23 @@ def test_train_gate_score_and_refuse_a_degraded_challenger(fresh_db, tmp_path, s
     write_to_warehouse(fresh_db, data)
     oracle_dir = write_oracle(data, tmp_path / "oracle")
 
+    # Lists served long ago: one day beyond retention (dropped by tonight's scoring), one on its edge.
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        for days_ago in (RECOMMENDATION_RETENTION_DAYS + 1, RECOMMENDATION_RETENTION_DAYS):
+            conn.execute(
+                "insert into marts_build.recommendations_jobs"
+                " values (%s, 'u-old', 'j-old', 1, 1.0, 'm', '0')",
+                (DATES[-1] - timedelta(days=days_ago),),
+            )
+
     # Cold start: before any model is champion the skill-overlap baseline serves, labelled as such,
     # in retrieval order.
     cold = score(fresh_db, DATES[-1], tracking_uri, top_k_jobs=5, top_k_modules=3)
+    with psycopg.connect(fresh_db.conninfo()) as conn:
+        old = conn.execute(
+            "select as_of_date from marts_build.recommendations_jobs where user_key = 'u-old'"
+        ).fetchall()
+    assert old == [(DATES[-1] - timedelta(days=RECOMMENDATION_RETENTION_DAYS),)]
     assert cold.serving == "baseline" and cold.job_rows == 300 * 5 and cold.module_rows == 300 * 3
     with psycopg.connect(fresh_db.conninfo()) as conn:
         served = conn.execute(

@@ -130,3 +130,26 @@ def test_catch_up_start():
 def test_window_spec_needs_a_date_column():
     with pytest.raises(ValueError, match="date_column"):
         PublishSpec("x", "window")
+
+
+def test_window_retention_keeps_the_newest_days_only(fresh_db):
+    """A window spec with retention drops published days older than the newest minus retention_days,
+    counted from the newest published day: re-publishing an old window erases nothing recent."""
+    specs = [PublishSpec("fct_daily", "window", "day", retention_days=2)]
+    days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
+    _build(fresh_db, days, 1, "r1")
+    for day in ("2026-03-01", "2026-03-04"):
+        d = date.fromisoformat(day)
+        publish(fresh_db, specs, run_id="r1", partition_key=day, window=(d, d), required_suites=["suite_a"])
+    with connect(fresh_db) as conn:
+        kept = [r[0] for r in conn.execute("select day::text from marts.fct_daily order by day")]
+    # The first publication copies the whole build table (03-01..03-04), then keeps days >= 03-04 - 2.
+    assert kept == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    old = date(2026, 3, 1)
+    publish(fresh_db, specs, run_id="r1", partition_key="2026-03-01", window=(old, old),
+            required_suites=["suite_a"])  # fmt: skip
+    with connect(fresh_db) as conn:
+        kept = [r[0] for r in conn.execute("select day::text from marts.fct_daily order by day")]
+    assert kept == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    with pytest.raises(ValueError, match="retention needs a window"):
+        PublishSpec("dim_things", "full", retention_days=3)
