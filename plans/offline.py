@@ -16,6 +16,7 @@ rule the guardrails check) and scheduled week by week within the weekly hours.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from plans.inputs import PlanningContext
@@ -54,9 +55,32 @@ def schedule(modules: list, weekly_hours: float) -> list[int]:
 def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
     """The modules of the plan, in a valid order (see the module docstring)."""
     gap_weight = {g.skill_id: g.gap_weight for g in ctx.gaps}
-    open_gap = dict(gap_weight)
     budget = config.hours_budget
     pool = [m for m in ctx.modules if m.hours <= budget and m.module_id not in ctx.completed]
+    if all(w >= 0 for w in gap_weight.values()) and all(m.hours > 0 for m in pool):
+        chosen = _greedy_lazy(pool, gap_weight, ctx.in_progress, budget, config)
+    else:  # a gain that can grow as gaps close (negative weights): the plain scan, exact by definition
+        chosen = _greedy_scan(pool, gap_weight, ctx.in_progress, budget, config)
+    position = {m.module_id: i for i, m in enumerate(chosen)}
+    return sorted(chosen, key=lambda m: (LEVEL_RANK[m.level], position[m.module_id]))
+
+
+def _gain(m, open_gap: dict[str, float], in_progress: set[str], config: PlannerConfig) -> float:
+    """The open gap weight module `m` would close, with its started and recommended bonuses."""
+    gain = sum(open_gap.get(s, 0.0) for s in m.skills)
+    if gain <= 0:
+        return gain
+    if m.module_id in in_progress:
+        gain *= 1 + config.in_progress_bonus
+    if m.recommended_rank is not None:
+        gain *= 1 + config.recommended_bonus
+    return gain
+
+
+def _greedy_scan(pool: list, gap_weight: dict[str, float], in_progress: set[str], budget: float,
+                 config: PlannerConfig) -> list:  # fmt: skip
+    """The greedy as defined: every round, rescore every module still in the pool."""
+    open_gap = dict(gap_weight)
     chosen, used = [], 0.0
     taken: set[str] = set()
     while True:
@@ -64,13 +88,9 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
         for m in pool:
             if m.module_id in taken or used + m.hours > budget:
                 continue
-            gain = sum(open_gap.get(s, 0.0) for s in m.skills)
+            gain = _gain(m, open_gap, in_progress, config)
             if gain <= 0:
                 continue
-            if m.module_id in ctx.in_progress:
-                gain *= 1 + config.in_progress_bonus
-            if m.recommended_rank is not None:
-                gain *= 1 + config.recommended_bonus
             # Deterministic ties: the higher gain per hour, then the shorter module, then the smaller id.
             key = (-gain / m.hours, m.hours, m.module_id)
             if best_key is None or key < best_key:
@@ -82,8 +102,46 @@ def choose_modules(ctx: PlanningContext, config: PlannerConfig) -> list:
         used += best.hours
         for s in best.skills:
             open_gap[s] = 0.0
-    position = {m.module_id: i for i, m in enumerate(chosen)}
-    return sorted(chosen, key=lambda m: (LEVEL_RANK[m.level], position[m.module_id]))
+    return chosen
+
+
+def _greedy_lazy(pool: list, gap_weight: dict[str, float], in_progress: set[str], budget: float,
+                 config: PlannerConfig) -> list:  # fmt: skip
+    """The same choices as `_greedy_scan`, rescoring only the module on top of a heap.
+
+    With non-negative gap weights a module's gain only shrinks as gaps close, and the hours used only
+    grow, so a key in the heap is a lower bound of the module's current key and a module that no longer
+    fits or closes nothing never will again. The top entry, rescored and unchanged, is therefore the
+    scan's choice (ties by pool position, as the scan's strict `<`). The scan was 1.1 ms of a 4.7 ms
+    plan at 10,000 users (10.9 s of a 47 s night): every round rescored the whole pool of ~67 modules.
+    """
+    open_gap = dict(gap_weight)
+    heap = []
+    for i, m in enumerate(pool):
+        gain = _gain(m, open_gap, in_progress, config)
+        if gain > 0:
+            heap.append(((-gain / m.hours, m.hours, m.module_id), i))
+    heapq.heapify(heap)
+    chosen, used = [], 0.0
+    taken: set[str] = set()
+    while heap:
+        key, i = heapq.heappop(heap)
+        m = pool[i]
+        if m.module_id in taken or used + m.hours > budget:
+            continue
+        gain = _gain(m, open_gap, in_progress, config)
+        if gain <= 0:
+            continue
+        fresh = (-gain / m.hours, m.hours, m.module_id)
+        if fresh != key:
+            heapq.heappush(heap, (fresh, i))
+            continue
+        chosen.append(m)
+        taken.add(m.module_id)
+        used += m.hours
+        for s in m.skills:
+            open_gap[s] = 0.0
+    return chosen
 
 
 def plan_offline(ctx: PlanningContext, config: PlannerConfig) -> PlanDraft:

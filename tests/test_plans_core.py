@@ -280,3 +280,49 @@ def test_fallbacks_are_counted_by_their_chain_of_reasons():
         "",
     ]
     assert fallback_counts(reasons) == {"timeout>budget_exhausted": 2, "attempts_exhausted": 1}
+
+
+def test_the_lazy_greedy_chooses_exactly_what_the_full_scan_chooses():
+    """The heap only skips rescoring: on random pools full of ties (equal weights, equal hours, duplicate
+    ids, started and recommended modules) it must pick the same modules in the same order as the scan."""
+    import random
+
+    from plans.offline import _greedy_lazy, _greedy_scan
+
+    rng = random.Random(12)
+    config = PlannerConfig(weekly_hours=5, horizon_weeks=4)
+    differences = 0
+    for _ in range(2_000):
+        skills = [f"s{i}" for i in range(rng.randint(1, 12))]
+        weights = {s: rng.choice([0.0, 0.25, 0.5, 1.0, rng.random()]) for s in skills}
+        pool = [
+            ModuleFact(f"m{rng.randint(0, 30)}", "t", "beginner", float(rng.choice([1, 2, 2, 4, 7, 3.5])),
+                       tuple(rng.sample([*skills, "other"], rng.randint(1, min(3, len(skills) + 1)))),
+                       rng.choice([None, None, 1, 5]))
+            for _ in range(rng.randint(0, 40))
+        ]  # fmt: skip
+        started = {m.module_id for m in pool if rng.random() < 0.2}
+        scan = _greedy_scan(pool, weights, started, config.hours_budget, config)
+        lazy = _greedy_lazy(pool, weights, started, config.hours_budget, config)
+        differences += [id(m) for m in scan] != [id(m) for m in lazy]
+    assert differences == 0
+
+
+def test_names_are_taken_out_of_a_text_as_one_substitution_per_name_would():
+    """The substring shortcut of the tone rules must not change what is left of a text, ASCII or not."""
+    import random
+    import re
+
+    from plans.guardrails import _longest_first, _without_names
+
+    rng = random.Random(3)
+    alphabet = "abcAB -!ſKkßSsİi"
+    for _ in range(3_000):
+        names = _longest_first(["".join(rng.choices(alphabet, k=rng.randint(0, 4))) for _ in range(4)])
+        text = "".join(rng.choices(alphabet + "xyz", k=rng.randint(0, 30)))
+        expected = text
+        for name in names:
+            expected = re.sub(re.escape(name), " ", expected, flags=re.I)
+        assert _without_names(text, names) == expected, (text, names)
+    ascii_only = _longest_first(["Applied MATLAB", "matlab", "Failure Analysis"])
+    assert _without_names("After APPLIED matlab and failure analysis", ascii_only) == "After   and  "
