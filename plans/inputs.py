@@ -56,6 +56,10 @@ class InputConfig:
     claimed_proficiency: float = 0.5
     candidate_modules: int = 60  # catalogue modules teaching those gaps (plus recommended ones)
     recommended_modules: int = 10
+    # Users per candidate-module query: the query ranks every (user, gap, module) row, so its sorts grow
+    # with the users it sees. All 100k users of tier M at once spilled more than 15 GB of temporary files
+    # (the first M night with 60 gaps per user filled the disk); per batch they stay bounded.
+    module_batch_users: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,7 @@ def load_contexts(
         for user_key, skill_id, name, weight in gaps:
             contexts[user_key].gaps.append(GapFact(skill_id, name, float(weight)))
             copy.write_row((user_key, skill_id, weight))
+    conn.execute("create index on _plan_gaps (user_key)")
     conn.execute("analyze _plan_gaps")
 
     progress = conn.execute(
@@ -220,13 +225,13 @@ def load_contexts(
 
     # Candidate modules: those teaching the user's top gaps (by gap weight covered per hour), plus tonight's
     # recommended modules; never a module the user already completed.
-    modules = conn.execute(
-        """
+    query = """
         with covering as (
             select g.user_key, s.module_id, array_agg(g.skill_id order by g.gap_weight desc) as skills,
                    sum(g.gap_weight) as covered
             from _plan_gaps as g
             inner join features.module_skills as s on s.skill_id = g.skill_id
+            where g.user_key = any(%(users)s::text[])
             group by g.user_key, s.module_id
         ),
         -- Each module's best place among the modules teaching one of the user's gaps, by gap weight per hour:
@@ -251,8 +256,7 @@ def load_contexts(
         recommended as (
             select r.user_key, r.item_id as module_id, r.rank
             from marts_build.recommendations_modules as r
-            inner join _plan_users using (user_key)
-            where r.as_of_date = %(d)s and r.rank <= %(rk)s
+            where r.as_of_date = %(d)s and r.rank <= %(rk)s and r.user_key = any(%(users)s::text[])
         ),
         pooled as (
             select coalesce(c.user_key, r.user_key) as user_key, coalesce(c.module_id, r.module_id) as
@@ -283,9 +287,13 @@ def load_contexts(
         from ranked
         where ranked.n <= %(k)s or ranked.rank is not null
         order by ranked.user_key, ranked.n
-        """,
-        {"d": as_of, "rk": config.recommended_modules, "k": config.candidate_modules},
-    ).fetchall()
+        """
+    keys = sorted(contexts)
+    modules = []
+    for start in range(0, len(keys), config.module_batch_users):  # same rows per user as one query
+        batch = keys[start : start + config.module_batch_users]
+        binds = {"d": as_of, "rk": config.recommended_modules, "k": config.candidate_modules, "users": batch}
+        modules += conn.execute(query, binds).fetchall()
     for user_key, module_id, title, level, hours, skills, rec_rank in modules:
         ctx = contexts.get(user_key)
         if ctx is None or level not in ("beginner", "intermediate", "advanced") or not hours or hours <= 0:

@@ -326,3 +326,15 @@ def test_names_are_taken_out_of_a_text_as_one_substitution_per_name_would():
         assert _without_names(text, names) == expected, (text, names)
     ascii_only = _longest_first(["Applied MATLAB", "matlab", "Failure Analysis"])
     assert _without_names("After APPLIED matlab and failure analysis", ascii_only) == "After   and  "
+
+
+def test_module_batches_give_every_user_the_same_pool(world):
+    """The candidate-module query runs per batch of users (bounded temporary files at tier M): 300 users
+    in batches of 7 get the modules one batch gives them, in the same order."""
+    params, users, contexts = world
+    with connect(params) as conn:
+        batched = load_contexts(conn, users, AS_OF, InputConfig(module_batch_users=7))
+    assert len(contexts) > 7 and batched.keys() == contexts.keys()
+    for user, ctx in contexts.items():
+        assert [m.module_id for m in batched[user].modules] == [m.module_id for m in ctx.modules], user
+    assert sum(len(c.modules) for c in contexts.values()) > 0
