@@ -139,7 +139,8 @@ with series as materialized (
 {series}
 ),
 targets as (
-    select * from series where day between %(start)s and %(end)s
+    select * from series
+    where day between %(start)s and %(end)s and (%(metrics)s::text[] is null or metric = any(%(metrics)s))
 ),
 stats as (
     select
@@ -194,9 +195,14 @@ order by day, metric, series
 
 
 def score_days(
-    params: PgParams, start: date, end: date, config: AnomalyConfig | None = None
+    params: PgParams,
+    start: date,
+    end: date,
+    config: AnomalyConfig | None = None,
+    metrics: tuple[str, ...] | None = None,
 ) -> list[Anomaly]:
-    """Score every series on each day of [start, end] against its own history (computed in PostgreSQL)."""
+    """Score every series (or only those of `metrics`) on each day of [start, end] against its own
+    history (computed in PostgreSQL)."""
     config = config or AnomalyConfig()
     values = {
         **asdict(config),
@@ -204,6 +210,7 @@ def score_days(
         "end": end,
         "first": date.fromordinal(start.toordinal() - config.history_days),
         "last": end,
+        "metrics": list(metrics) if metrics is not None else None,
     }
     values.pop("kpis")
     with connect(params) as conn:
@@ -233,15 +240,19 @@ def _classify(row: tuple, config: AnomalyConfig) -> Anomaly:
     )  # fmt: skip
 
 
-def record(params: PgParams, run_id: str, anomalies: list[Anomaly]) -> int:
-    """Replace this run's rows for the scored days with `anomalies` (a re-run of a check is idempotent)."""
+def record(
+    params: PgParams, run_id: str, anomalies: list[Anomaly], metrics: tuple[str, ...] | None = None
+) -> int:
+    """Replace this run's rows for the scored days (of `metrics` only, when given) with `anomalies` (a
+    re-run of a check is idempotent)."""
     if not anomalies:
         return 0
     days = sorted({a.as_of_date for a in anomalies})
     with connect(params) as conn:
         conn.execute(
-            "delete from monitoring.anomaly_results where run_id = %s and as_of_date = any(%s)",
-            (run_id, days),
+            "delete from monitoring.anomaly_results where run_id = %s and as_of_date = any(%s)"
+            " and (%s::text[] is null or metric = any(%s))",
+            (run_id, days, list(metrics) if metrics else None, list(metrics) if metrics else None),
         )
         with conn.cursor() as cur:
             cur.executemany(

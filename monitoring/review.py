@@ -7,7 +7,10 @@
   marts' publication when it blocks.
 - `review_served`: bias of tonight's recommendation lists and of yesterday's, judged by today's
   interactions (`monitoring.served_bias`), recorded; they warn on the marts verdict.
-- `review_plans`: bias of tonight's published plans, recorded, then the `plans_gate` verdict.
+- `review_plans`: the plans' anomalies (plan count, LLM spend) and bias of tonight's published plans,
+  recorded, then the `plans_gate` verdict. The anomalies are scored here, after the plans were written:
+  `review_marts` runs before the plans stage, so tonight's plan count was never scored there (a night
+  built from generator data recorded no `plan_cost` row at all, and its plans gate could not block).
 """
 
 from __future__ import annotations
@@ -96,11 +99,16 @@ def review_served(params: PgParams, run_id: str, as_of: date, config: bias.BiasC
     return results
 
 
+PLAN_METRICS = ("plan_cost",)  # the anomaly series the plans gate judges (monitoring.gates.findings)
+
+
 def review_plans(
     params: PgParams, run_id: str, start: date, as_of: date, config: bias.BiasConfig | None = None
 ) -> tuple[gates.Verdict, bias.BiasResult]:
-    """Bias of tonight's published plans, recorded; the plans gate's verdict for the run's days
-    [start, as_of] (plan anomalies, drift and this bias), recorded."""
+    """Anomalies of the plans' series and bias of tonight's published plans, recorded; the plans gate's
+    verdict for the run's days [start, as_of] (plan anomalies, drift and this bias), recorded."""
+    scored = anomalies.score_days(params, start, as_of, metrics=PLAN_METRICS)
+    anomalies.record(params, run_id, scored, metrics=PLAN_METRICS)
     result = served_bias.published_plans(params, as_of, config)
     bias.record(params, run_id, result)
     return gates.night_verdict(params, run_id, as_of, "plans_gate", start=start), result
