@@ -291,3 +291,98 @@ def test_a_failing_check_keeps_yesterdays_marts(copy_of: Platform):
         record_run_failures(status_context.for_run_failure())
     recorded = platform.query(f"select job_name from ops.run_failures where run_id = '{result.run_id}'")
     assert recorded == [("nightly",)]
+
+
+PLANS_NIGHT = [
+    dg.AssetKey(["marts_build", "user_plans"]),
+    dg.AssetKey(["monitoring", "plans_bias"]),
+    dg.AssetKey(["marts", "user_plans_published"]),
+]
+
+
+def test_a_blocked_plans_gate_holds_the_plans_until_a_named_waiver(copy_of: Platform):
+    """Tonight's plan count drops to a fifth of its history: the plans gate blocks, the published plans
+    keep yesterday's, the verdict names the block; a named waiver lets the same night through.
+
+    The plans stage runs every night from START + 1 here (the backfill plans only a range's last night):
+    the champion's lists and the offline planner, as the night runs them, give 8 nights of history, more
+    than the anomaly detector's 7-day minimum. Tonight's recommendations then reach one user in 20 (a
+    partial scoring: the other lists are deleted), so the planner writes a few dozen plans.
+
+    Measured (tier S, seed 11): the 8 history nights wrote 506, 482, 473, 435, 424, 396, 411 and 400
+    plans (fewer users' inputs change night over night): median 429.5, scale 1.4826 x MAD 31.5 = 46.7,
+    so an error (|score| >= 8) needs 56 plans or fewer; a fifth of the lists (~85 plans) only warns.
+    """
+    from core.publish import PublishSpec, publish
+    from ml.scoring import score
+    from monitoring import gates
+    from plans.night import AUDIT_SUITE, NightConfig, audit_user_plans, run_night
+
+    platform = copy_of
+    platform.query_exec("truncate plans.plan_versions, plans.llm_calls, plans.llm_cache cascade")
+    platform.query_exec("delete from marts_build.user_plans; delete from marts.user_plans")
+    yesterday = END - timedelta(days=1)
+    for day in (START + timedelta(days=i) for i in range(1, (yesterday - START).days + 1)):
+        score(platform.params, day, platform.settings.mlflow_tracking_uri)
+        run_night(platform.params, day, f"plans-{day}", NightConfig())
+    with connect(platform.params) as conn:
+        assert audit_user_plans(conn, f"plans-{yesterday}", yesterday.isoformat())["success"]
+    publish(platform.params, [PublishSpec("user_plans")], run_id=f"plans-{yesterday}",
+            partition_key=yesterday.isoformat(), window=None, required_suites=[AUDIT_SUITE])  # fmt: skip
+    history = dict(platform.query("select as_of_date, count(*) from plans.plan_versions group by 1"))
+    assert len(history) == 8 and min(history.values()) > 350, history
+    published_before = platform.fingerprint("marts", "user_plans")
+    assert platform.query("select distinct as_of_date from marts.user_plans") == [(yesterday,)]
+
+    platform.query_exec(
+        f"delete from marts_build.recommendations_jobs where as_of_date = '{END}'"
+        " and hashtext(user_key) % 20 <> 0"
+    )
+    job = platform.defs.resolve_job_def("nightly")
+    tags = {"dagster/partition": END.isoformat()}
+
+    def plans_night() -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(instance=platform.instance, tags=tags, asset_selection=PLANS_NIGHT,
+                                      raise_on_error=False)  # fmt: skip
+
+    blocked = plans_night()
+    assert not blocked.success
+    tonight = platform.query(f"select count(*) from plans.plan_versions where as_of_date = '{END}'")[0][0]
+    assert 0 < tonight <= 56, (tonight, history)
+    ((level, value, reason),) = platform.query(
+        "select level, value, reason from monitoring.anomaly_results where metric = 'plan_cost'"
+        f" and series = 'plans' and run_id = '{blocked.run_id}' and as_of_date = '{END}'"
+    )
+    assert level == "error" and value == tonight and "|score| >= 8" in reason, reason
+    gate = next(e for e in blocked.get_asset_check_evaluations() if e.check_name == "plans_gate")
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    expected = f"anomaly: plan_cost/plans on {END}: {reason}"
+    assert gate.metadata["blocked"].value == [expected]
+    ((status, detail),) = platform.query(
+        "select status, detail from monitoring.night_verdicts"
+        f" where run_id = '{blocked.run_id}' and gate = 'plans_gate'"
+    )
+    assert status == "block" and detail["blocked"] == [expected] and detail["waivers"] == []
+    # The publisher did not run: readers keep yesterday's plans.
+    materialized = {e.asset_key.to_user_string() for e in blocked.get_asset_materialization_events()}
+    assert "marts/user_plans_published" not in materialized and "monitoring/plans_bias" in materialized
+    assert platform.fingerprint("marts", "user_plans") == published_before
+
+    # The data team accepts the known change by name, until tonight (inclusive).
+    waiver = gates.add_waiver(platform.params, "anomaly", "plan_cost/plans", "plans-team",
+                              "partial scoring on 2026-03-10, re-scored tomorrow", END)  # fmt: skip
+    waived = plans_night()
+    assert waived.success
+    gate = next(e for e in waived.get_asset_check_evaluations() if e.check_name == "plans_gate")
+    assert gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+    ((status, waiver_id, detail),) = platform.query(
+        "select status, waiver_id, detail from monitoring.night_verdicts"
+        f" where run_id = '{waived.run_id}' and gate = 'plans_gate'"
+    )
+    assert status == "warn" and waiver_id == waiver and detail["blocked"] == []
+    assert [w["subject"] for w in detail["waivers"]] == ["plan_cost/plans"]
+    assert detail["waivers"][0]["owner"] == "plans-team"
+    assert any(w.startswith("anomaly: plan_cost/plans") and f"(waived by #{waiver}, plans-team)" in w
+               for w in detail["warned"])  # fmt: skip
+    assert platform.query("select distinct as_of_date from marts.user_plans") == [(END,)]
+    assert platform.fingerprint("marts", "user_plans") == platform.fingerprint("marts_build", "user_plans")
