@@ -10,8 +10,9 @@ module: u = 3.0·gap coverage  + level fit + 1.0·category taste + 0.5·ε
 - ε: a standard normal that is a pure function of (seed, item type, user, item) — so the oracle can
   recompute any pair without storing a users × items matrix.
 - bias (only when `bias_strength` > 0, for fairness tests): women are pushed away from jobs of level
-  ≥ 4 and users aged 55+ from every job by `bias_strength` utility units. By default no protected
-  attribute enters any utility.
+  ≥ 4 by `bias_strength` utility units, and users aged 55+ away from the jobs that match their skills
+  and the modules that close their gaps (the skill / gap term shrinks by `bias_strength` times itself:
+  at 1 it is gone, above 1 it is reversed). By default no protected attribute enters any utility.
 
 All functions are pairwise and vectorised: `user_idx[k]` is paired with `item_idx[k]`.
 """
@@ -86,7 +87,12 @@ def job_utility(
         val = val + W_NOISE * pair_noise(world.seed, 1, u, j)
         if include_bias and world.bias_strength:
             val = val - world.bias_strength * ((world.u_gender[u] == 0) & (world.j_level[j] >= 4))
-            val = val - world.bias_strength * (world.u_age[u] == 4)
+            # Scaled by the skill match, not a constant: a per-user constant moves every item of the user
+            # alike, so views (sampled by utility differences) and any ranking measure stay as in a fair
+            # world; only saves and applications fell (measured: tier S, strength 3, the challenger's
+            # exposure ratio for 55+ was 0.99). Pushing 55+ away from the jobs they fit best is a bias
+            # the model, which ranks by skill match, carries into its ranking.
+            val = val - world.bias_strength * (world.u_age[u] == 4) * W_SKILL * cover
         out[a : a + _CHUNK] = val
     return out
 
@@ -108,6 +114,6 @@ def module_utility(
         taste = world.u_taste[u, world.m_cat[m]]
         val = W_GAP * gap + level + W_MTASTE * taste + W_NOISE * pair_noise(world.seed, 2, u, m)
         if include_bias and world.bias_strength:
-            val = val - world.bias_strength * (world.u_age[u] == 4)
+            val = val - world.bias_strength * (world.u_age[u] == 4) * W_GAP * gap  # as for jobs
         out[a : a + _CHUNK] = val
     return out
