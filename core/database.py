@@ -170,6 +170,33 @@ def relation_exists(conn: psycopg.Connection, relation: str) -> bool:
     return bool(row and row[0])
 
 
+def column_types(conn: psycopg.Connection, relation: str) -> dict[str, str]:
+    """Column name -> `information_schema` data type of `relation` ("schema.table"), in column order
+    (empty when it does not exist)."""
+    schema, name = relation.split(".")
+    rows = conn.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = %s and table_name = %s order by ordinal_position",
+        (schema, name),
+    ).fetchall()
+    return dict(rows)
+
+
+def drop_days_before_newest(conn: psycopg.Connection, relation: str, date_column: str, days: int) -> None:
+    """Retention: delete the rows of `relation` ("schema.table") dated more than `days` before its newest
+    date. Relative to the newest date, not to the night being written, so that redrawing, re-scoring or
+    re-publishing an old date never erases recent ones (dbt's `as_of_retention` keeps the same rule)."""
+    from psycopg import sql
+
+    table, col = sql.Identifier(*relation.split(".")), sql.Identifier(date_column)
+    conn.execute(
+        sql.SQL("delete from {t} where {c} < (select max({c}) from {t}) - %s::integer").format(
+            t=table, c=col
+        ),
+        (days,),
+    )
+
+
 def bootstrap(params: PgParams | None = None) -> None:
     """Create schemas, roles and operational tables. Idempotent; run at the start of every night."""
     params = params or warehouse_params()

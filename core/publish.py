@@ -22,7 +22,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
-from core.database import PgParams, connect
+from core.database import PgParams, column_types, connect, drop_days_before_newest
 
 BUILD_SCHEMA = "marts_build"
 PUBLISHED_SCHEMA = "marts"
@@ -117,13 +117,7 @@ def publish(
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
-    return conn.execute(
-        """
-        select column_name, data_type from information_schema.columns
-        where table_schema = %s and table_name = %s order by ordinal_position
-        """,
-        (schema, table),
-    ).fetchall()
+    return list(column_types(conn, f"{schema}.{table}").items())
 
 
 def catch_up_start(last_published_end: date | None, requested_start: date) -> date:
@@ -148,7 +142,7 @@ def _publish_table(
         conn.execute(sql.SQL("drop table if exists {}").format(dst))
         conn.execute(sql.SQL("create table {} (like {} including all)").format(dst, src))
         cur = conn.execute(sql.SQL("insert into {} ({}) select {} from {}").format(dst, cols, cols, src))
-        _apply_retention(conn, spec, dst)
+        _retain(conn, spec)
         return PublishedTable(spec.table, "created", None, window[1] if window else None, cur.rowcount)
 
     if spec.mode == "full" or window is None:
@@ -171,19 +165,13 @@ def _publish_table(
         ),
         (start, end),
     )
-    _apply_retention(conn, spec, dst)
+    _retain(conn, spec)
     return PublishedTable(spec.table, "window", start, end, cur.rowcount)
 
 
-def _apply_retention(conn: psycopg.Connection, spec: PublishSpec, dst: sql.Composable) -> None:
-    """Drop published days older than the spec's retention, counted from the newest published day, so
-    that re-publishing an old window never erases recent days (the candidates' rule too)."""
-    if spec.retention_days is None or spec.date_column is None:
-        return
-    col = sql.Identifier(spec.date_column)
-    conn.execute(
-        sql.SQL("delete from {dst} where {col} < (select max({col}) from {dst}) - %s::integer").format(
-            dst=dst, col=col
-        ),
-        (spec.retention_days,),
-    )
+def _retain(conn: psycopg.Connection, spec: PublishSpec) -> None:
+    """The spec's retention on the published table (`drop_days_before_newest`), when it has one."""
+    if spec.retention_days is not None and spec.date_column is not None:
+        drop_days_before_newest(
+            conn, f"{PUBLISHED_SCHEMA}.{spec.table}", spec.date_column, spec.retention_days
+        )

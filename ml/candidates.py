@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from core.database import PgParams, analyze, connect
+from core.database import PgParams, analyze, connect, drop_days_before_newest
 from ml.config import CandidateConfig, RankerConfig
 from ml.io import read_frame, table_columns, write_frame
 from ml.sparse import PAIR_SKILL_COLUMNS, job_candidates, module_candidates, pair_skill_features
@@ -200,13 +200,7 @@ def generate_candidates(
         conn.execute("delete from ml.candidates where as_of_date = %s", (as_of,))
         write_frame(conn, "ml.candidates", jobs, CANDIDATE_COLUMNS)
         write_frame(conn, "ml.candidates", modules, CANDIDATE_COLUMNS)
-        # Retention, relative to the newest date (tonight's, just written) so that redrawing an old date
-        # cannot erase recent ones (dbt's as_of_retention applies the same rule to the pair features).
-        conn.execute(
-            "delete from ml.candidates"
-            " where as_of_date < (select max(as_of_date) from ml.candidates) - %s::integer",
-            (config.retention_days,),
-        )
+        drop_days_before_newest(conn, "ml.candidates", "as_of_date", config.retention_days)
     # Fresh statistics for tonight's date: without them the planner estimates one candidate row for a
     # date past its histogram and the pair-feature build ran nested loops for minutes.
     analyze(params, ["ml.candidates"])

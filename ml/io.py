@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from core import pgbinary
+from core.database import column_types
 
 
 def read_frame(conn: psycopg.Connection, query: str, params: dict | None = None, **read_csv) -> pd.DataFrame:
@@ -68,17 +69,6 @@ def write_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame, colum
                 copy.write(part[columns].to_csv(index=False, header=False))
                 rows += len(part)
     return rows
-
-
-def column_types(conn: psycopg.Connection, table: str) -> dict[str, str]:
-    """Column name -> `information_schema` data type of a table (empty when it does not exist)."""
-    schema, name = table.split(".")
-    rows = conn.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_schema = %s and table_name = %s",
-        (schema, name),
-    ).fetchall()
-    return dict(rows)
 
 
 def table_columns(conn: psycopg.Connection, table: str) -> set[str]:

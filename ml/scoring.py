@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from core.database import PgParams, connect
+from core.database import PgParams, connect, drop_days_before_newest
 from core.windows import RECOMMENDATION_RETENTION_DAYS
 from ml.evaluation import baseline_scores
 from ml.features import PAIR_FEATURES, PAIR_KEYS, model_matrix, sort_pairs
@@ -141,12 +141,7 @@ def score(
                 else pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
             )
             written[item_type] = write_frame(conn, table, rows, RECOMMENDATION_COLUMNS)
-            # Retention relative to the newest date (tonight's, just written): re-scoring an old date
-            # never erases recent lists.
-            conn.execute(
-                f"delete from {table} where as_of_date < (select max(as_of_date) from {table}) - %s::integer",
-                (RECOMMENDATION_RETENTION_DAYS,),
-            )
+            drop_days_before_newest(conn, table, "as_of_date", RECOMMENDATION_RETENTION_DAYS)
     return ScoreReport(
         as_of_date=as_of,
         model_name=serving_name,
