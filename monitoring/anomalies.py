@@ -194,6 +194,12 @@ order by day, metric, series
 """
 
 
+# The series each gate judges (`monitoring.gates`: plan_cost on the plans gate, the rest on the marts'),
+# each scored by its gate's review: the plans' after tonight's plans are written.
+PLAN_METRICS = ("plan_cost",)
+MART_METRICS = ("source_volume", "quarantine_rate", "kpi")
+
+
 def score_days(
     params: PgParams,
     start: date,
@@ -250,9 +256,9 @@ def record(
     days = sorted({a.as_of_date for a in anomalies})
     with connect(params) as conn:
         conn.execute(
-            "delete from monitoring.anomaly_results where run_id = %s and as_of_date = any(%s)"
-            " and (%s::text[] is null or metric = any(%s))",
-            (run_id, days, list(metrics) if metrics else None, list(metrics) if metrics else None),
+            "delete from monitoring.anomaly_results where run_id = %(run)s and as_of_date = any(%(days)s)"
+            " and (%(metrics)s::text[] is null or metric = any(%(metrics)s))",
+            {"run": run_id, "days": days, "metrics": list(metrics) if metrics else None},
         )
         with conn.cursor() as cur:
             cur.executemany(

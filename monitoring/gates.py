@@ -27,6 +27,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 from core.database import PgParams, connect
+from monitoring.anomalies import PLAN_METRICS
 
 GATES = ("challenger_gate", "marts_gate", "plans_gate")
 CHECKS = ("drift", "bias", "anomaly")
@@ -172,7 +173,7 @@ def findings(params: PgParams, run_id: str, as_of: date, start: date | None = No
             " where run_id = %s and as_of_date between %s and %s order by 1, 2, 3",
             (run_id, start, as_of),
         ):
-            gate = "plans_gate" if metric == "plan_cost" else "marts_gate"
+            gate = "plans_gate" if metric in PLAN_METRICS else "marts_gate"
             subject = f"{metric}/{series}"
             tested[gate].append(f"anomaly:{subject}@{day}")
             if level in ("warn", "error"):

@@ -81,9 +81,10 @@ def _log_report(tracking_uri: str, model_name: str, version: str, path: Path) ->
 def review_marts(
     params: PgParams, run_id: str, start: date, end: date, config: anomalies.AnomalyConfig | None = None
 ) -> tuple[gates.Verdict, list[anomalies.Anomaly]]:
-    """Anomalies for each day of [start, end], recorded; the marts gate's verdict for the run."""
-    scored = anomalies.score_days(params, start, end, config)
-    anomalies.record(params, run_id, scored)
+    """Anomalies of the marts' series for each day of [start, end], recorded; the marts gate's verdict for
+    the run. (The plans' series are scored by `review_plans`, once tonight's plans exist.)"""
+    scored = anomalies.score_days(params, start, end, config, metrics=anomalies.MART_METRICS)
+    anomalies.record(params, run_id, scored, metrics=anomalies.MART_METRICS)
     return gates.night_verdict(params, run_id, end, "marts_gate", start=start), scored
 
 
@@ -99,16 +100,13 @@ def review_served(params: PgParams, run_id: str, as_of: date, config: bias.BiasC
     return results
 
 
-PLAN_METRICS = ("plan_cost",)  # the anomaly series the plans gate judges (monitoring.gates.findings)
-
-
 def review_plans(
     params: PgParams, run_id: str, start: date, as_of: date, config: bias.BiasConfig | None = None
 ) -> tuple[gates.Verdict, bias.BiasResult]:
     """Anomalies of the plans' series and bias of tonight's published plans, recorded; the plans gate's
     verdict for the run's days [start, as_of] (plan anomalies, drift and this bias), recorded."""
-    scored = anomalies.score_days(params, start, as_of, metrics=PLAN_METRICS)
-    anomalies.record(params, run_id, scored, metrics=PLAN_METRICS)
+    scored = anomalies.score_days(params, start, as_of, metrics=anomalies.PLAN_METRICS)
+    anomalies.record(params, run_id, scored, metrics=anomalies.PLAN_METRICS)
     result = served_bias.published_plans(params, as_of, config)
     bias.record(params, run_id, result)
     return gates.night_verdict(params, run_id, as_of, "plans_gate", start=start), result

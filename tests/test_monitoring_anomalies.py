@@ -107,3 +107,15 @@ def test_dropped_day_of_events_holds_the_marts_until_waived(signals_db: PgParams
     on_expiry = gates.decide("marts_gate", DROPPED, found, tested["marts_gate"],
                              gates.active_waivers(signals_db, DROPPED))  # fmt: skip
     assert on_expiry.status == "warn"
+
+
+def test_every_series_belongs_to_exactly_one_gates_review():
+    """review_marts scores MART_METRICS, review_plans PLAN_METRICS: a series named in neither would never
+    be scored at night. The names are the literals the series SQL selects as `metric`."""
+    import inspect
+    import re
+
+    named = set(re.findall(r"select '(\w+)'", inspect.getsource(anomalies.series_sql)))
+    assert named == {"source_volume", "quarantine_rate", "kpi", "plan_cost"}
+    assert named == set(anomalies.MART_METRICS) | set(anomalies.PLAN_METRICS)
+    assert not set(anomalies.MART_METRICS) & set(anomalies.PLAN_METRICS)
