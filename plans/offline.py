@@ -77,6 +77,12 @@ def _gain(m, open_gap: dict[str, float], in_progress: set[str], config: PlannerC
     return gain
 
 
+def _order(m, gain: float) -> tuple[float, float, str]:
+    """The greedy's preference, smallest first, one definition for both greedies (they must agree):
+    the higher gain per hour, then the shorter module, then the smaller id (deterministic ties)."""
+    return (-gain / m.hours, m.hours, m.module_id)
+
+
 def _greedy_scan(pool: list, gap_weight: dict[str, float], in_progress: set[str], budget: float,
                  config: PlannerConfig) -> list:  # fmt: skip
     """The greedy as defined: every round, rescore every module still in the pool."""
@@ -91,8 +97,7 @@ def _greedy_scan(pool: list, gap_weight: dict[str, float], in_progress: set[str]
             gain = _gain(m, open_gap, in_progress, config)
             if gain <= 0:
                 continue
-            # Deterministic ties: the higher gain per hour, then the shorter module, then the smaller id.
-            key = (-gain / m.hours, m.hours, m.module_id)
+            key = _order(m, gain)
             if best_key is None or key < best_key:
                 best, best_key = m, key
         if best is None:
@@ -120,7 +125,7 @@ def _greedy_lazy(pool: list, gap_weight: dict[str, float], in_progress: set[str]
     for i, m in enumerate(pool):
         gain = _gain(m, open_gap, in_progress, config)
         if gain > 0:
-            heap.append(((-gain / m.hours, m.hours, m.module_id), i))
+            heap.append((_order(m, gain), i))
     heapq.heapify(heap)
     chosen, used = [], 0.0
     taken: set[str] = set()
@@ -132,7 +137,7 @@ def _greedy_lazy(pool: list, gap_weight: dict[str, float], in_progress: set[str]
         gain = _gain(m, open_gap, in_progress, config)
         if gain <= 0:
             continue
-        fresh = (-gain / m.hours, m.hours, m.module_id)
+        fresh = _order(m, gain)
         if fresh != key:
             heapq.heappush(heap, (fresh, i))
             continue
